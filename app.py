@@ -1,0 +1,83 @@
+"""Relata CRM: page config, the sign-in gate and navigation.
+
+Signed out, every page stays registered (hidden) so the URL and its query parameters, a deep
+link to a record for example, survive signing in; the sign-in screen is drawn in its place.
+Signed in, navigation shows the sections whose pages exist and that the user's role may open.
+"""
+
+from __future__ import annotations
+
+import runpy
+from pathlib import Path
+
+import streamlit as st
+
+from lib.config import ConfigError
+from lib.embedded_pg import StartupError
+from lib.workspaces import ROLE_HELP, rank
+from ui import session
+from ui.startup import show_startup_error
+from ui.text import md_escape
+
+VIEWS_DIR = Path(__file__).parent / "views"
+
+st.set_page_config(page_title="Relata CRM", page_icon=":material/handshake:", layout="wide")
+
+try:
+    rt = session.runtime()
+except (StartupError, ConfigError) as exc:
+    show_startup_error(exc)
+    st.stop()
+
+# (file, title, icon, url path, section, lowest role that may open it)
+PAGES = [
+    ("home.py", "Home", ":material/home:", "home", None, "viewer"),
+    ("settings.py", "Settings", ":material/settings:", "settings", "Settings", "viewer"),
+]
+SECTIONS = ["Sales", "Service", "Marketing", "Analytics", "Settings"]
+
+
+def page(file: str, title: str, icon: str, url_path: str) -> st.Page:
+    return st.Page(VIEWS_DIR / file, title=title, icon=icon, url_path=url_path, default=file == "home.py")
+
+
+user = session.current_user(rt)
+if user is None:
+    st.navigation([page(*spec[:4]) for spec in PAGES], position="hidden")
+    runpy.run_path(str(VIEWS_DIR / "sign_in.py"), run_name="__main__")
+    session.flush_cookie()
+    st.stop()
+
+workspaces = session.memberships(rt, user)
+current = session.active_workspace(workspaces)
+role = current.role if current else None
+
+nav: dict[str, list[st.Page]] = {"": []}
+for file, title, icon, url_path, section, min_role in PAGES:
+    if current is None and file != "home.py":
+        continue  # without a workspace there is only Home, which offers to create one
+    if current is not None and rank(role) < rank(min_role):
+        continue
+    nav.setdefault(section or "", []).append(page(file, title, icon, url_path))
+ordered = {"": nav[""], **{s: nav[s] for s in SECTIONS if nav.get(s)}}
+selected = st.navigation(ordered)
+
+with st.sidebar:
+    if len(workspaces) > 1:
+        ids = [w.workspace_id for w in workspaces]
+        names = {w.workspace_id: w.name for w in workspaces}
+        choice = st.selectbox(
+            "Workspace", ids, index=ids.index(current.workspace_id), format_func=names.get, key="workspace_picker"
+        )
+        if choice != current.workspace_id:
+            st.session_state.workspace_id = choice
+            st.rerun()
+    elif current:
+        st.caption(md_escape(current.name))
+    st.caption(f"Signed in as {user.email}" + (f" · {role}" if role else ""), help=ROLE_HELP.get(role or ""))
+    if st.button("Sign out", icon=":material/logout:", key="sign_out"):
+        session.forget(rt, "You are signed out.")
+        st.rerun()
+
+session.flush_cookie()
+selected.run()

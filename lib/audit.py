@@ -1,0 +1,27 @@
+"""Reading the audit log: plain-language lines of who did what, for Home and record pages."""
+
+from __future__ import annotations
+
+TABLE_LABELS = {
+    "workspaces": "the workspace",
+    "workspace_members": "a member",
+    "invitations": "an invitation",
+}
+VERBS = {"insert": "added", "update": "changed", "delete": "removed"}
+
+
+def describe(entry: dict) -> str:
+    """E.g. 'changed the workspace (name)' for one audit_log row with a `changes` jsonb."""
+    table = entry["table_name"]
+    label = TABLE_LABELS.get(table, table.replace("_", " "))
+    verb = VERBS.get(entry["action"], entry["action"])
+    if table == "workspaces" and entry["action"] == "insert":
+        return f"created the workspace “{entry['changes'].get('name', '')}”"
+    if table == "workspace_members" and entry["action"] == "insert":
+        return f"added a member as {entry['changes'].get('role', '')}"
+    if table == "invitations" and entry["action"] == "insert":
+        return f"invited someone as {entry['changes'].get('role', '')}"
+    if entry["action"] == "update":
+        fields = ", ".join(sorted(entry["changes"]))
+        return f"{verb} {label} ({fields})"
+    return f"{verb} {label}"

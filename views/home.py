@@ -1,0 +1,99 @@
+"""Home: the workspace at a glance, what to do first, and who did what lately."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from lib import audit, workspaces
+from lib.csv_export import to_csv
+from ui import session
+from ui.forms import FieldSlots, attempt
+from ui.text import md_escape
+
+rt = session.runtime()
+user = session.current_user(rt)
+options = session.memberships(rt, user)
+current = session.active_workspace(options)
+
+if flash := st.session_state.pop("flash", None):
+    st.toast(flash, icon=":material/check_circle:")
+
+invite_token = st.query_params.get("invite")
+if invite_token:
+    invite = workspaces.invitation_preview(rt.db, invite_token)
+    with st.container(border=True):
+        if invite and invite["usable"]:
+            st.markdown(
+                f":material/mail: You are invited to join **{md_escape(invite['workspace_name'])}** as {invite['role']}."
+            )
+            accept, dismiss = st.columns(2)
+            if accept.button("Accept invitation", type="primary", key="accept_invite"):
+                joined = attempt(lambda: workspaces.accept_invitation(rt.db, user.claims, invite_token))
+                if joined:
+                    st.session_state.workspace_id = joined
+                    st.session_state.flash = f"You joined {invite['workspace_name']}."
+                    st.query_params.pop("invite", None)
+                    st.rerun()
+            if dismiss.button("Not now", key="dismiss_invite"):
+                st.query_params.pop("invite", None)
+                st.rerun()
+        else:
+            st.warning("This invitation link is not valid any more. Ask for a new one.")
+            if st.button("Close", key="dismiss_invite"):
+                st.query_params.pop("invite", None)
+                st.rerun()
+
+if current is None:
+    st.title("Welcome to Relata")
+    st.write("You are not a member of any workspace yet. Create one for your business, or open an invitation link.")
+    with st.form("first_workspace"):
+        slots = FieldSlots()
+        name = st.text_input("Business name", key="first_workspace_name", placeholder="e.g. Harbour Bikes")
+        slots.under("name")
+        if st.form_submit_button("Create workspace", type="primary", key="first_workspace_submit"):
+            created = attempt(lambda: workspaces.create_workspace(rt.db, user.claims, name), slots)
+            if created:
+                st.session_state.workspace_id = created
+                st.session_state.flash = "Workspace created."
+                st.rerun()
+    st.stop()
+
+info = workspaces.overview(rt.db, user.claims, current.workspace_id)
+st.title(md_escape(info["name"]))
+st.caption(f"Your role: {current.role} — {workspaces.ROLE_HELP[current.role]}.")
+
+members_col, invites_col, since_col = st.columns(3)
+members_col.metric("Members", info["members"])
+invites_col.metric("Open invitations", info["open_invitations"])
+since_col.metric("Since", f"{info['created_at']:%d %b %Y}")
+
+if info["members"] == 1:
+    with st.container(border=True):
+        st.subheader("Get started")
+        if workspaces.can_manage_members(current.role):
+            st.write(
+                "Your workspace is ready. First, invite the people you work with: each gets a role "
+                "(admin, manager, agent or viewer) that decides what they may change."
+            )
+            st.page_link("views/settings.py", label="Invite your team", icon=":material/group_add:")
+        else:
+            st.write("You are the only member so far. Ask an owner or admin to invite your colleagues.")
+
+st.subheader("Recent activity")
+if not info["activity"]:
+    st.info("Nothing has happened in this workspace yet.")
+else:
+    rows = [
+        {"When": f"{a['changed_at']:%Y-%m-%d %H:%M}", "Who": a["who"], "What": audit.describe(a)}
+        for a in info["activity"]
+    ]
+    st.dataframe(rows, hide_index=True, key="activity_table")
+    st.download_button(
+        "Download CSV",
+        data=to_csv(rows, ["When", "Who", "What"]),
+        file_name="relata-activity.csv",
+        mime="text/csv",
+        icon=":material/download:",
+        key="activity_csv",
+        on_click="ignore",
+    )
