@@ -149,3 +149,29 @@ def test_deep_link_query_survives_sign_in(factory, query):
     at = fresh_app(**query)
     at = sign_in(at, user.email)
     assert dict(at.query_params) == {k: [v] for k, v in query.items()} or dict(at.query_params) == query
+
+
+def test_unreachable_database_shows_a_page_not_a_traceback(monkeypatch):
+    from ui import session
+
+    monkeypatch.setenv("DATABASE_URL", "postgresql://nobody:secret@127.0.0.1:1/relata")
+    session.runtime.clear()
+    try:
+        at = fresh_app()
+        assert not at.exception
+        assert at.title[0].value == "Relata cannot start"
+        assert "Cannot reach the database at 127.0.0.1:1/relata" in at.error[0].value
+        assert "secret" not in texts(at)
+    finally:
+        monkeypatch.delenv("DATABASE_URL")
+        session.runtime.clear()
+
+
+def test_idle_session_is_signed_out(factory):
+    user, _ = factory.owner("Idle Co")
+    at = sign_in(fresh_app(), user.email)
+    assert at.title[0].value == "Idle Co"
+    at.session_state.last_active = at.session_state.last_active - 9 * 3600
+    at.run()
+    assert "user" not in at.session_state
+    assert "signed out after a long time" in texts(at)

@@ -106,7 +106,15 @@ def current_user(rt: Runtime) -> AuthUser | None:
 
 
 def memberships(rt: Runtime, user: AuthUser) -> list[Membership]:
-    return my_workspaces(rt.db, user.claims)
+    """The user's workspaces, read once per run by app.py and kept for the page it runs."""
+    st.session_state.memberships = my_workspaces(rt.db, user.claims)
+    return st.session_state.memberships
+
+
+def page_context() -> tuple[Runtime, AuthUser, list[Membership], Membership | None]:
+    """What app.py established for this run: runtime, user, their workspaces, the active one."""
+    options = st.session_state.memberships
+    return runtime(), st.session_state.user, options, active_workspace(options)
 
 
 def active_workspace(options: list[Membership]) -> Membership | None:

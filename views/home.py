@@ -10,10 +10,7 @@ from ui import session
 from ui.forms import FieldSlots, attempt
 from ui.text import md_escape
 
-rt = session.runtime()
-user = session.current_user(rt)
-options = session.memberships(rt, user)
-current = session.active_workspace(options)
+rt, user, _, current = session.page_context()
 
 if flash := st.session_state.pop("flash", None):
     st.toast(flash, icon=":material/check_circle:")

@@ -17,9 +17,7 @@ from ui import session
 from ui.forms import FieldSlots, attempt
 from ui.text import md_escape
 
-rt = session.runtime()
-user = session.current_user(rt)
-current = session.active_workspace(session.memberships(rt, user))
+rt, user, _, current = session.page_context()
 ws_id, role = current.workspace_id, current.role
 is_admin = workspaces.can_manage_members(role)
 
