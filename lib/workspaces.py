@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -53,8 +54,11 @@ def token_hash(token: str) -> str:
 
 def create_in(conn: psycopg.Connection, name: str) -> str:
     """Create a workspace inside an open user transaction; its creator becomes owner."""
-    row = conn.execute("insert into public.workspaces (name) values (%s) returning id", [name]).fetchone()
-    return str(row["id"])
+    # The id is made here, not returned: RETURNING would need the new row to be readable, and
+    # it becomes readable only once the trigger has made its creator a member.
+    workspace_id = str(uuid.uuid4())
+    conn.execute("insert into public.workspaces (id, name) values (%s, %s)", [workspace_id, name])
+    return workspace_id
 
 
 def create_workspace(db: Database, claims: Claims, name: str) -> str:
@@ -113,7 +117,8 @@ def rename(db: Database, claims: Claims, workspace_id: str, name: str, version: 
         current = conn.execute(
             "select name, version from public.workspaces where id = %s", [workspace_id]
         ).fetchone()
-    if current is None:
+    # Invisible, or visible at the version the caller saw: not a conflict, RLS refused the update.
+    if current is None or current["version"] == version:
         raise UserError("Only owners and admins can rename the workspace.")
     raise ConflictError(
         f"Someone renamed the workspace to “{current['name']}” while you were editing.", current

@@ -7,7 +7,9 @@ joins the running server) use the very same database.
 
 from __future__ import annotations
 
+import atexit
 import itertools
+import shutil
 import os
 import tempfile
 import warnings
@@ -20,6 +22,9 @@ from psycopg.rows import dict_row
 # Before anything reads settings: the whole run uses one throwaway data folder, and no
 # developer's DATABASE_URL or Supabase settings leak into the tests.
 _DATA_DIR = Path(tempfile.mkdtemp(prefix="relata-test-"))
+# Registered before the server starts, so (atexit runs last-in first-out) it runs after the
+# embedded server has been stopped by its own exit hook.
+atexit.register(shutil.rmtree, _DATA_DIR, True)
 for _key in ("DATABASE_URL", "SUPABASE_URL", "SUPABASE_ANON_KEY", "SUPABASE_DB_URL"):
     os.environ.pop(_key, None)
 os.environ["RELATA_DATA_DIR"] = str(_DATA_DIR)

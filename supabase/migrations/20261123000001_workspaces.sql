@@ -210,7 +210,7 @@ alter table public.profiles enable row level security;
 revoke all on public.workspaces, public.workspace_members, public.invitations, public.profiles from anon;
 
 create policy workspaces_select on public.workspaces for select to authenticated
-  using (id in (select private.my_workspace_ids('viewer')) or created_by = (select auth.uid()));
+  using (id in (select private.my_workspace_ids('viewer')));
 create policy workspaces_insert on public.workspaces for insert to authenticated
   with check (created_by = (select auth.uid()));
 create policy workspaces_update on public.workspaces for update to authenticated
