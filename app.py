@@ -17,7 +17,7 @@ from lib.embedded_pg import StartupError
 from lib.workspaces import ROLE_HELP, rank
 from ui import session
 from ui.startup import show_startup_error
-from ui.text import md_escape
+from lib.text import md_escape
 
 VIEWS_DIR = Path(__file__).parent / "views"
 
@@ -74,7 +74,7 @@ with st.sidebar:
             st.rerun()
     elif current:
         st.caption(md_escape(current.name))
-    st.caption(f"Signed in as {user.email}" + (f" · {role}" if role else ""), help=ROLE_HELP.get(role or ""))
+    st.caption(f"Signed in as {md_escape(user.email)}" + (f" · {role}" if role else ""), help=ROLE_HELP.get(role or ""))
     if st.button("Sign out", icon=":material/logout:", key="sign_out"):
         session.forget(rt, "You are signed out.")
         st.rerun()

@@ -42,12 +42,12 @@ def switch_role(conn: psycopg.Connection, claims: Claims | None = None, role: st
 class Database:
     """The connection pool plus the role-switching transactions every caller goes through."""
 
-    def __init__(self, conninfo: str, *, min_size: int = 1, max_size: int = 8):
+    def __init__(self, conninfo: str, *, min_size: int = 1, max_size: int = 8, prepare_threshold: int | None = 5):
         self.pool = ConnectionPool(
             conninfo,
             min_size=min_size,
             max_size=max_size,
-            kwargs={"row_factory": dict_row},
+            kwargs={"row_factory": dict_row, "prepare_threshold": prepare_threshold},
             check=ConnectionPool.check_connection,
             open=True,
             name="relata",

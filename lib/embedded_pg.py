@@ -119,7 +119,8 @@ def _read_running(pgdata: Path) -> int | None:
         proc = psutil.Process(pid)
         if not proc.is_running() or proc.status() == psutil.STATUS_ZOMBIE:
             return None
-        if "postgres" not in proc.name():
+        # A reused pid may belong to another Postgres (or anything): it must be ours.
+        if "postgres" not in proc.name() or str(pgdata) not in " ".join(proc.cmdline()):
             return None
     except psutil.Error:
         return None
@@ -287,8 +288,7 @@ def ensure_server(data_dir: Path) -> EmbeddedServer:
         started = port is None
         if started:
             port = _start(pgdata, user)
-        if fresh:
-            _create_database(port, creds["postgres"])
+        _ensure_database(port, creds["postgres"])
         _Clients(data_dir / "pg.clients").add(os.getpid())
     server = EmbeddedServer(data_dir, port, creds["postgres"], creds["relata_app"], started)
     _servers[data_dir] = server
@@ -296,13 +296,16 @@ def ensure_server(data_dir: Path) -> EmbeddedServer:
     return server
 
 
-def _create_database(port: int, password: str) -> None:
+def _ensure_database(port: int, password: str) -> None:
+    """Create the app's database if missing (also after a crash between initdb and here)."""
     import psycopg
+    from psycopg import sql
 
     with psycopg.connect(
         host="127.0.0.1", port=port, user=SUPERUSER, password=password, dbname="postgres", autocommit=True
     ) as conn:
-        conn.execute(f"create database {DATABASE}")
+        if not conn.execute("select 1 from pg_database where datname = %s", [DATABASE]).fetchone():
+            conn.execute(sql.SQL("create database {}").format(sql.Identifier(DATABASE)))
 
 
 def release_server(data_dir: Path, stop: bool = True) -> None:

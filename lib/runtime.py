@@ -43,6 +43,15 @@ def _where(conninfo: str) -> str:
     return f"{parts.get('host', 'localhost')}:{parts.get('port', 5432)}/{parts.get('dbname', '')}"
 
 
+def _scrub(message: str, conninfo: str) -> str:
+    """An error text without the password of `conninfo`: start-up errors are shown before sign-in."""
+    try:
+        password = conninfo_to_dict(conninfo).get("password")
+    except psycopg.ProgrammingError:
+        return ""  # unparseable: the message may quote the whole string, password included
+    return message.replace(password, "•••") if password else message
+
+
 def _check_reachable(conninfo: str, setting: str) -> None:
     try:
         with psycopg.connect(conninfo, connect_timeout=5) as conn:
@@ -51,14 +60,13 @@ def _check_reachable(conninfo: str, setting: str) -> None:
         raise StartupError(
             f"{setting} is not a valid Postgres connection string.",
             f"Use the form postgresql://user:password@host:5432/dbname in {setting}.",
-            str(exc),
         ) from exc
     except psycopg.OperationalError as exc:
         raise StartupError(
             f"Cannot reach the database at {_where(conninfo)} ({setting}).",
             f"Check that the server is running and that {setting} has the right host, port, user and "
             "password. Unset it to use the built-in database instead.",
-            str(exc).strip(),
+            _scrub(str(exc).strip(), conninfo),
         ) from exc
     if version < 150000:
         raise StartupError(
@@ -80,7 +88,7 @@ def _migrate(conninfo: str, bootstrap: bool) -> None:
         raise StartupError(
             f"Lost the database at {_where(conninfo)} while migrating.",
             "Check the server and reload the page.",
-            str(exc).strip(),
+            _scrub(str(exc).strip(), conninfo),
         ) from exc
 
 
@@ -89,7 +97,8 @@ def _open(settings: Settings) -> Runtime:
         conninfo = settings.supabase_db_url
         _check_reachable(conninfo, "SUPABASE_DB_URL")
         _migrate(conninfo, bootstrap=False)
-        return Runtime(settings, Database(conninfo), conninfo)
+        # Supabase's transaction pooler (Supavisor) cannot keep prepared statements.
+        return Runtime(settings, Database(conninfo, prepare_threshold=None), conninfo)
     if settings.mode == "database_url":
         conninfo = settings.database_url
         _check_reachable(conninfo, "DATABASE_URL")

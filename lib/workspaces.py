@@ -17,6 +17,7 @@ import psycopg
 from lib.db import Claims, Database
 from lib.errors import ConflictError, FormErrors, UserError
 from lib.validation import clean_email, clean_name, collect
+from lib.text import md_escape
 
 ROLES = ("owner", "admin", "manager", "agent", "viewer")
 INVITABLE_ROLES = ROLES[1:]
@@ -121,7 +122,7 @@ def rename(db: Database, claims: Claims, workspace_id: str, name: str, version: 
     if current is None or current["version"] == version:
         raise UserError("Only owners and admins can rename the workspace.")
     raise ConflictError(
-        f"Someone renamed the workspace to “{current['name']}” while you were editing.", current
+        f"Someone renamed the workspace to “{md_escape(current['name'])}” while you were editing.", current
     )
 
 

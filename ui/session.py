@@ -44,8 +44,10 @@ def auth_service(rt: Runtime) -> AuthService:
 
 def _set_cookie(token: str, max_age: int) -> None:
     # The token is our own URL-safe base64, never user text, so it is safe inside the script.
+    # Set from JavaScript, so it cannot be HttpOnly; the database ends idle and signed-out sessions.
+    secure = "; Secure" if (st.context.url or "").startswith("https://") else ""
     st.html(
-        f"<script>document.cookie = '{COOKIE}={token}; path=/; max-age={max_age}; SameSite=Lax';</script>",
+        f"<script>document.cookie = '{COOKIE}={token}; path=/; max-age={max_age}; SameSite=Lax{secure}';</script>",
         unsafe_allow_javascript=True,
     )
 

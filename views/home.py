@@ -8,7 +8,7 @@ from lib import audit, workspaces
 from lib.csv_export import to_csv
 from ui import session
 from ui.forms import FieldSlots, attempt
-from ui.text import md_escape
+from lib.text import md_escape
 
 rt, user, _, current = session.page_context()
 
@@ -28,7 +28,7 @@ if invite_token:
                 joined = attempt(lambda: workspaces.accept_invitation(rt.db, user.claims, invite_token))
                 if joined:
                     st.session_state.workspace_id = joined
-                    st.session_state.flash = f"You joined {invite['workspace_name']}."
+                    st.session_state.flash = f"You joined {md_escape(invite['workspace_name'])}."
                     st.query_params.pop("invite", None)
                     st.rerun()
             if dismiss.button("Not now", key="dismiss_invite"):

@@ -15,7 +15,7 @@ from lib.csv_export import to_csv
 from lib.errors import ConflictError, FormErrors, UserError
 from ui import session
 from ui.forms import FieldSlots, attempt
-from ui.text import md_escape
+from lib.text import md_escape
 
 rt, user, _, current = session.page_context()
 ws_id, role = current.workspace_id, current.role
@@ -115,14 +115,14 @@ with members_tab:
                 st.error("Tick the box to confirm the removal.")
             elif remove:
                 if attempt(lambda: workspaces.remove_member(rt.db, user.claims, member_id, target["version"]) or True):
-                    st.session_state.flash = f"{target['display_name']} was removed."
+                    st.session_state.flash = f"{md_escape(target['display_name'])} was removed."
                     st.rerun()
             else:
                 done = attempt(
                     lambda: workspaces.set_member_role(rt.db, user.claims, member_id, new_role, target["version"]) or True
                 )
                 if done:
-                    st.session_state.flash = f"{target['display_name']} is now {new_role}."
+                    st.session_state.flash = f"{md_escape(target['display_name'])} is now {new_role}."
                     st.rerun()
 
         st.subheader("Invite someone")
@@ -176,5 +176,5 @@ with account_tab:
         slots.under("confirm")
         if st.form_submit_button("Change password", type="primary", key="pw_submit"):
             auth = session.auth_service(rt)
-            if attempt(lambda: auth.change_password(user, current_pw, new_pw, confirm_pw) or True, slots):
+            if attempt(lambda: auth.change_password(user, current_pw, new_pw, confirm_pw, st.session_state.get("session_token")) or True, slots):
                 st.toast("Password changed.", icon=":material/check_circle:")

@@ -8,7 +8,7 @@ from lib.auth.passwords import MIN_LENGTH
 from lib.workspaces import invitation_preview
 from ui import session
 from ui.forms import FieldSlots, attempt
-from ui.text import md_escape
+from lib.text import md_escape
 
 rt = session.runtime()
 auth = session.auth_service(rt)

@@ -102,25 +102,43 @@ class AuthService:
             row = conn.execute("select private.sign_in_locked_until(%s) as until", [email]).fetchone()
         return row["until"]
 
+    def _verify_throttled(self, email: str, password: str) -> AuthUser | None:
+        """Check a password unless the email is locked; count a failure in the same transaction.
+
+        A transaction-level advisory lock per email makes parallel attempts take turns, so
+        none of them can slip past the lock check before the others' failures are counted.
+        """
+        key = (email or "").strip().lower()
+        with self.db.as_anon() as conn:
+            conn.execute("select pg_advisory_xact_lock(hashtext('relata.sign_in:' || %s))", [key])
+            until = conn.execute("select private.sign_in_locked_until(%s) as until", [key]).fetchone()["until"]
+            if until:
+                minutes = max(1, math.ceil((until - datetime.now(timezone.utc)).total_seconds() / 60))
+                raise UserError(
+                    f"Too many failed attempts for this email. Try again in {minutes} minute"
+                    f"{'s' if minutes != 1 else ''} (after {until.astimezone(timezone.utc):%H:%M} UTC)."
+                )
+            user = self.adapter.verify(key, password)
+            if user is None:
+                conn.execute("select private.record_sign_in_failure(%s)", [key])
+        if user is not None:
+            with self.db.as_user(user.claims) as conn:
+                conn.execute("select private.clear_sign_in_failures()")
+        return user
+
     def sign_in(self, email: str, password: str) -> SignedIn:
         key = (email or "").strip().lower()
         if not key or not password:
             raise FormErrors({k: "Required." for k, v in (("email", key), ("password", password)) if not v})
-        until = self.locked_until(key)
-        if until:
-            minutes = max(1, math.ceil((until - datetime.now(timezone.utc)).total_seconds() / 60))
-            raise UserError(
-                f"Too many failed attempts for this email. Try again in {minutes} minute"
-                f"{'s' if minutes != 1 else ''} (after {until.astimezone(timezone.utc):%H:%M} UTC)."
-            )
-        user = self.adapter.verify(key, password)
-        with self.db.as_anon() as conn:
-            conn.execute("select private.record_sign_in(%s, %s)", [key, user is not None])
+        user = self._verify_throttled(key, password)
         if user is None:
             raise UserError(WRONG_CREDENTIALS)
         return SignedIn(user, self._start_session(user))
 
-    def change_password(self, user: AuthUser, current: str, new: str, confirm: str) -> None:
+    def change_password(
+        self, user: AuthUser, current: str, new: str, confirm: str, keep_session: str | None = None
+    ) -> None:
+        """Change the password after checking the current one; ends every other browser session."""
         errors = {}
         try:
             check_password(new, user.email)
@@ -132,6 +150,9 @@ class AuthService:
             errors["new"] = "Choose a password different from the current one."
         if errors:
             raise FormErrors(errors)
-        if self.adapter.verify(user.email, current) is None:
+        if self._verify_throttled(user.email, current) is None:
             raise FormErrors({"current": "The current password is wrong."})
         self.adapter.change_password(user, new)
+        with self.db.as_user(user.claims) as conn:
+            keep = workspaces.token_hash(keep_session) if keep_session else None
+            conn.execute("select private.end_other_sessions(%s)", [keep])

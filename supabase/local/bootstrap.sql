@@ -33,7 +33,7 @@ grant anon, authenticated, supabase_auth_admin to relata_app;
 do $$
 begin
   if not (select rolsuper from pg_roles where rolname = current_user) then
-    execute format('grant anon, authenticated, service_role to %I', current_user);
+    execute format('grant anon, authenticated, service_role, supabase_auth_admin to %I', current_user);
   end if;
 end
 $$;

@@ -153,6 +153,17 @@ $$;
 create trigger on_auth_user_created after insert on auth.users
   for each row execute function private.handle_new_user();
 
+create or replace function private.handle_user_email_change() returns trigger
+language plpgsql security definer set search_path = '' as $$
+begin
+  update public.profiles set email = new.email where id = new.id;
+  return new;
+end
+$$;
+create trigger on_auth_user_email_changed after update of email on auth.users
+  for each row when (old.email is distinct from new.email)
+  execute function private.handle_user_email_change();
+
 -- Invitation links: the token is shown once; only its sha256 is stored.
 create or replace function private.accept_invitation(p_token text) returns uuid
 language plpgsql security definer set search_path = '' as $$
@@ -176,7 +187,7 @@ begin
     raise exception 'This invitation expired on %. Ask for a new one.',
       to_char(v_inv.expires_at, 'YYYY-MM-DD') using errcode = 'P0002';
   end if;
-  if v_inv.email is not null and lower(v_inv.email) <> lower((select auth.jwt()) ->> 'email') then
+  if v_inv.email is not null and lower(v_inv.email) is distinct from lower((select auth.jwt()) ->> 'email') then
     raise exception 'This invitation was sent to another email address.' using errcode = 'P0002';
   end if;
   insert into public.workspace_members (workspace_id, user_id, role)
@@ -208,6 +219,15 @@ alter table public.workspace_members enable row level security;
 alter table public.invitations enable row level security;
 alter table public.profiles enable row level security;
 revoke all on public.workspaces, public.workspace_members, public.invitations, public.profiles from anon;
+-- TRUNCATE ignores RLS; TRIGGER and REFERENCES are not for API users either.
+revoke truncate, trigger, references
+  on public.workspaces, public.workspace_members, public.invitations, public.profiles from authenticated;
+-- Only these columns may be changed by users; the rest is set by defaults and triggers.
+revoke update on public.workspaces, public.workspace_members, public.invitations, public.profiles from authenticated;
+grant update (name) on public.workspaces to authenticated;
+grant update (role) on public.workspace_members to authenticated;
+grant update (revoked_at) on public.invitations to authenticated;
+grant update (display_name) on public.profiles to authenticated;
 
 create policy workspaces_select on public.workspaces for select to authenticated
   using (id in (select private.my_workspace_ids('viewer')));
@@ -221,9 +241,8 @@ create policy workspaces_delete on public.workspaces for delete to authenticated
 
 create policy workspace_members_select on public.workspace_members for select to authenticated
   using (workspace_id in (select private.my_workspace_ids('viewer')));
-create policy workspace_members_insert on public.workspace_members for insert to authenticated
-  with check (workspace_id in (select private.my_workspace_ids('admin'))
-              and (role <> 'owner' or workspace_id in (select private.my_workspace_ids('owner'))));
+-- No insert policy: people join only through private.accept_invitation() or by creating a
+-- workspace, never by an admin writing someone's user id into the table.
 create policy workspace_members_update on public.workspace_members for update to authenticated
   using (workspace_id in (select private.my_workspace_ids('admin'))
          and (role <> 'owner' or workspace_id in (select private.my_workspace_ids('owner'))))

@@ -24,10 +24,12 @@ create index audit_log_row_idx on public.audit_log (workspace_id, table_name, ro
 
 alter table public.audit_log enable row level security;
 revoke all on public.audit_log from anon;
-revoke insert, update, delete, truncate on public.audit_log from authenticated;
+revoke insert, update, delete, truncate, trigger, references on public.audit_log from authenticated;
 
+-- Invitation rows (invitee emails) are for admins, as the invitations table itself is.
 create policy audit_log_select on public.audit_log for select to authenticated
-  using (workspace_id in (select private.my_workspace_ids('viewer')));
+  using (workspace_id in (select private.my_workspace_ids('viewer'))
+         and (table_name <> 'invitations' or workspace_id in (select private.my_workspace_ids('admin'))));
 
 create or replace function private.audit_ignored_columns() returns text[]
 language sql immutable set search_path = '' as $$

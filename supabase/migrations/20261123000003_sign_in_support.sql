@@ -1,7 +1,8 @@
 -- Sign-in support shared by local and Supabase sign-in: throttling and browser sessions.
 --
 -- private.sign_in_failures: failed attempts per email; 5 within 15 minutes lock that email
--- until the oldest of them is 15 minutes old. A success clears the email's failures.
+-- until the oldest of them is 15 minutes old. A success clears the email's failures
+-- (only the signed-in user can clear, and only their own).
 -- private.app_sessions: a browser keeps a random token in a cookie; only its sha256 is stored.
 -- A session ends on sign-out or after an idle time the app chooses (default 8 h).
 -- Both tables live in the non-exposed schema private and are reached only through the
@@ -34,16 +35,24 @@ language sql stable security definer set search_path = '' as $$
          order by failed_at desc limit 5) f
 $$;
 
-create or replace function private.record_sign_in(p_email text, p_succeeded boolean) returns void
-language plpgsql security definer set search_path = '' as $$
-begin
-  if p_succeeded then
-    delete from private.sign_in_failures where email = lower(btrim(p_email));
-  else
-    insert into private.sign_in_failures (email) values (lower(btrim(p_email)));
-    delete from private.sign_in_failures where failed_at < now() - interval '1 day';
-  end if;
-end
+create or replace function private.record_sign_in_failure(p_email text) returns void
+language sql security definer set search_path = '' as $$
+  insert into private.sign_in_failures (email) values (lower(btrim(p_email)));
+  delete from private.sign_in_failures where failed_at < now() - interval '1 day';
+$$;
+
+-- Only a signed-in user clears failures, and only for their own email.
+create or replace function private.clear_sign_in_failures() returns void
+language sql security definer set search_path = '' as $$
+  delete from private.sign_in_failures where email = lower((select auth.email()));
+$$;
+
+-- After a password change: every other browser session of the user ends.
+create or replace function private.end_other_sessions(p_keep_token_hash text) returns void
+language sql security definer set search_path = '' as $$
+  update private.app_sessions set ended_at = now()
+   where user_id = (select auth.uid()) and ended_at is null
+     and token_hash is distinct from p_keep_token_hash
 $$;
 
 create or replace function private.start_session(p_token_hash text) returns void
@@ -73,8 +82,10 @@ language sql security definer set search_path = '' as $$
   update private.app_sessions set ended_at = now() where token_hash = p_token_hash and ended_at is null
 $$;
 
-revoke all on function private.sign_in_locked_until(text), private.record_sign_in(text, boolean),
+revoke all on function private.sign_in_locked_until(text), private.record_sign_in_failure(text),
+  private.clear_sign_in_failures(), private.end_other_sessions(text),
   private.start_session(text), private.resume_session(text, interval), private.end_session(text) from public;
-grant execute on function private.sign_in_locked_until(text), private.record_sign_in(text, boolean),
+grant execute on function private.sign_in_locked_until(text), private.record_sign_in_failure(text),
   private.resume_session(text, interval), private.end_session(text) to anon, authenticated;
-grant execute on function private.start_session(text) to authenticated;
+grant execute on function private.start_session(text), private.clear_sign_in_failures(),
+  private.end_other_sessions(text) to authenticated;

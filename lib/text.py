@@ -1,4 +1,4 @@
-"""Showing user-entered text safely in Streamlit's markdown."""
+"""Showing user-entered text safely in Streamlit's markdown (plain Python, so lib/ messages use it too)."""
 
 from __future__ import annotations
 
