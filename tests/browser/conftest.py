@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
+from tests.browser.harness import CHROMIUM, CHROMIUM_ARGS, free_port, tail
 
 try:
     from playwright.sync_api import sync_playwright
@@ -32,24 +33,9 @@ else:
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"
-CHROMIUM = os.environ.get("RELATA_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 START_TIMEOUT_S = 60
 TIMEOUT_MS = 20_000  # for expect(...): a Streamlit rerun on a busy 2-core CI machine can be slow
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_healthy(base_url: str, proc: subprocess.Popen, log_path: Path, timeout_s: float = START_TIMEOUT_S) -> None:
@@ -57,7 +43,7 @@ def wait_healthy(base_url: str, proc: subprocess.Popen, log_path: Path, timeout_
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            pytest.fail(f"streamlit exited with code {proc.returncode} before answering:\n{_tail(log_path)}")
+            pytest.fail(f"streamlit exited with code {proc.returncode} before answering:\n{tail(log_path)}")
         try:
             with urllib.request.urlopen(f"{base_url}/_stcore/health", timeout=2) as resp:
                 if resp.status == 200:
@@ -65,7 +51,7 @@ def wait_healthy(base_url: str, proc: subprocess.Popen, log_path: Path, timeout_
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             pass
         time.sleep(0.2)
-    pytest.fail(f"streamlit did not answer on {base_url} within {timeout_s:.0f} s:\n{_tail(log_path)}")
+    pytest.fail(f"streamlit did not answer on {base_url} within {timeout_s:.0f} s:\n{tail(log_path)}")
 
 
 def stop_process(proc: subprocess.Popen) -> None:
@@ -78,12 +64,6 @@ def stop_process(proc: subprocess.Popen) -> None:
             proc.kill()
             proc.wait(timeout=5)
 
-
-def _tail(path: Path, lines: int = 40) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
 
 
 @pytest.fixture(scope="session")
