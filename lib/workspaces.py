@@ -10,7 +10,6 @@ import hashlib
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
 
 import psycopg
 
@@ -231,6 +230,3 @@ def accept_invitation(db: Database, claims: Claims, token: str) -> str:
     with db.as_user(claims) as conn:
         return accept_in(conn, token)
 
-
-def format_when(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M")
