@@ -14,6 +14,7 @@ import streamlit as st
 
 from lib.config import ConfigError
 from lib.embedded_pg import StartupError
+from lib.activities import overdue_count
 from lib.workspaces import ROLE_HELP, rank
 from ui import session
 from ui.startup import show_startup_error
@@ -29,21 +30,28 @@ except (StartupError, ConfigError) as exc:
     show_startup_error(exc)
     st.stop()
 
-# (file, title, icon, url path, section, lowest role that may open it)
+# (file, title, icon, url path, section, lowest role that may open it); section "hidden": record
+# pages reached by links (deep link ?customer=<id>), not listed in the navigation.
 PAGES = [
     ("home.py", "Home", ":material/home:", "home", None, "viewer"),
+    ("customers.py", "Customers", ":material/groups:", "customers", "Sales", "viewer"),
+    ("tasks.py", "My tasks", ":material/task_alt:", "tasks", "Sales", "viewer"),
+    ("duplicates.py", "Duplicates", ":material/join:", "duplicates", "Sales", "agent"),
+    ("import_customers.py", "Import", ":material/upload_file:", "import", "Sales", "agent"),
+    ("customer.py", "Customer", ":material/person:", "customer", "hidden", "viewer"),
     ("settings.py", "Settings", ":material/settings:", "settings", "Settings", "viewer"),
 ]
 SECTIONS = ["Sales", "Service", "Marketing", "Analytics", "Settings"]
 
 
-def page(file: str, title: str, icon: str, url_path: str) -> st.Page:
-    return st.Page(VIEWS_DIR / file, title=title, icon=icon, url_path=url_path, default=file == "home.py")
+def page(file: str, title: str, icon: str, url_path: str, hidden: bool = False) -> st.Page:
+    return st.Page(VIEWS_DIR / file, title=title, icon=icon, url_path=url_path, default=file == "home.py",
+                   visibility="hidden" if hidden else "visible")
 
 
 user = session.current_user(rt)
 if user is None:
-    st.navigation([page(*spec[:4]) for spec in PAGES], position="hidden")
+    st.navigation([page(*spec[:4], hidden=True) for spec in PAGES], position="hidden")
     runpy.run_path(str(VIEWS_DIR / "sign_in.py"), run_name="__main__")
     session.flush_cookie()
     st.stop()
@@ -52,15 +60,29 @@ workspaces = session.memberships(rt, user)
 current = session.active_workspace(workspaces)
 role = current.role if current else None
 
+
+def task_title(title: str) -> str:
+    """'My tasks (3)' when three of the user's tasks are overdue."""
+    overdue = overdue_count(rt.db, user.claims, current.workspace_id)
+    return f"{title} ({overdue})" if overdue else title
+
+
 nav: dict[str, list[st.Page]] = {"": []}
+by_url: dict[str, st.Page] = {}
 for file, title, icon, url_path, section, min_role in PAGES:
     if current is None and file != "home.py":
         continue  # without a workspace there is only Home, which offers to create one
     if current is not None and rank(role) < rank(min_role):
         continue
-    nav.setdefault(section or "", []).append(page(file, title, icon, url_path))
+    if file == "tasks.py":
+        title = task_title(title)
+    by_url[url_path] = page(file, title, icon, url_path, hidden=section == "hidden")
+    nav.setdefault("" if section == "hidden" else section or "", []).append(by_url[url_path])
 ordered = {"": nav[""], **{s: nav[s] for s in SECTIONS if nav.get(s)}}
 selected = st.navigation(ordered)
+# A deep link ?customer=<id> opens the Customer 360 page, whichever page the URL named.
+if "customer" in st.query_params and selected.url_path != "customer" and "customer" in by_url:
+    st.switch_page(by_url["customer"], query_params=st.query_params.to_dict())
 
 with st.sidebar:
     if len(workspaces) > 1:

@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import re
+from datetime import date, datetime
+from functools import lru_cache
+from urllib.parse import urlsplit
+
+import phonenumbers
+import pycountry
 from email_validator import EmailNotValidError, validate_email
 
 
@@ -36,3 +43,151 @@ def collect(checks: dict[str, tuple]) -> tuple[dict[str, object], dict[str, str]
         except ValueError as exc:
             errors[field] = str(exc)
     return values, errors
+
+
+def optional_text(value: object, what: str, max_length: int = 100) -> str | None:
+    """Trimmed text, None when empty; ValueError when longer than `max_length`."""
+    text = " ".join(str(value).split()) if value is not None else ""
+    if not text:
+        return None
+    if len(text) > max_length:
+        raise ValueError(f"The {what} can be at most {max_length} characters long.")
+    return text
+
+
+def optional_email(value: object) -> str | None:
+    return clean_email(str(value)) if value is not None and str(value).strip() else None
+
+
+def clean_phone(value: object, default_region: str | None = None) -> str | None:
+    """E.164 (`+33612345678`) via the phonenumbers library; None when empty.
+
+    A number without a leading + or 00 is read as a national number of `default_region`
+    (the record's country, if it has one).
+    """
+    text = str(value).strip() if value is not None else ""
+    if not text:
+        return None
+    if text.startswith("00"):
+        text = "+" + text[2:]
+    try:
+        number = phonenumbers.parse(text, default_region if not text.startswith("+") else None)
+    except phonenumbers.NumberParseException:
+        hint = "" if default_region or text.startswith("+") else " Start it with + and the country code, or set the country."
+        raise ValueError(f"“{text}” is not a phone number.{hint}") from None
+    if not phonenumbers.is_possible_number(number):
+        raise ValueError(f"“{text}” does not look like a complete phone number.")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def format_phone(e164: str | None) -> str:
+    """A stored E.164 number in international format for display (`+33 6 12 34 56 78`)."""
+    if not e164:
+        return ""
+    try:
+        return phonenumbers.format_number(phonenumbers.parse(e164), phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    except phonenumbers.NumberParseException:
+        return e164
+
+
+@lru_cache(maxsize=4096)
+def clean_country(value: object) -> str | None:
+    """ISO 3166 alpha-2 code from a code (`fr`, `FRA`) or an English name (`France`); None when empty."""
+    text = str(value).strip() if value is not None else ""
+    if not text:
+        return None
+    try:
+        return pycountry.countries.lookup(text).alpha_2
+    except LookupError:
+        pass
+    try:
+        return pycountry.countries.search_fuzzy(text)[0].alpha_2
+    except LookupError:
+        raise ValueError(f"“{text}” is not a country we know. Use its name or a two-letter code such as FR.") from None
+
+
+def country_name(code: str | None) -> str:
+    country = pycountry.countries.get(alpha_2=code) if code else None
+    return country.name if country else (code or "")
+
+
+COUNTRY_CODES = tuple(sorted(c.alpha_2 for c in pycountry.countries))
+
+
+def clean_url(value: object, what: str = "website") -> str | None:
+    """An http(s) address; `example.com` becomes `https://example.com`. None when empty."""
+    text = str(value).strip() if value is not None else ""
+    if not text:
+        return None
+    if not re.match(r"^[a-z][a-z0-9+.-]*://", text, re.I):
+        text = "https://" + text
+    parts = urlsplit(text)
+    if parts.scheme.lower() not in ("http", "https") or "." not in parts.netloc or " " in text:
+        raise ValueError(f"Enter a {what} address such as https://example.com.")
+    if len(text) > 300:
+        raise ValueError(f"The {what} address can be at most 300 characters long.")
+    return text
+
+
+def clean_tags(value: object) -> list[str]:
+    """Tags from a list or a comma/semicolon separated string: trimmed, lower-cased, unique, sorted."""
+    items = value if isinstance(value, (list, tuple, set)) else re.split(r"[,;]", str(value or ""))
+    tags = sorted({" ".join(str(t).split()).lower() for t in items if str(t).strip()})
+    for tag in tags:
+        if len(tag) > 40:
+            raise ValueError(f"The tag “{tag[:40]}…” is longer than 40 characters.")
+    return tags
+
+
+TRUE_WORDS = {"1", "true", "yes", "y", "x", "oui", "ja", "si", "on", "opt-in", "opted in", "checked"}
+FALSE_WORDS = {"", "0", "false", "no", "n", "non", "nein", "off", "opt-out", "opted out", "unchecked"}
+
+
+def clean_bool(value: object, what: str = "value") -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value if value is not None else "").strip().lower()
+    if text in TRUE_WORDS:
+        return True
+    if text in FALSE_WORDS:
+        return False
+    raise ValueError(f"Use yes or no for the {what}.")
+
+
+def clean_date(value: object, what: str = "date") -> date | None:
+    """A date from a date, an ISO string, or a common day-first / month-name format; None when empty."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    text = str(value).strip()
+    for fmt in ("%Y-%m-%d", "%d/%m/%Y", "%d.%m.%Y", "%Y/%m/%d", "%d %b %Y", "%d %B %Y", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S"):
+        try:
+            return datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+    raise ValueError(f"“{text}” is not a {what} (use YYYY-MM-DD).")
+
+
+def clean_number(value: object, what: str = "number") -> float | int | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, bool):
+        raise ValueError(f"Enter a number for the {what}.")
+    if isinstance(value, (int, float)):
+        number = value
+    else:
+        text = str(value).strip().replace("\u00a0", "").replace(" ", "")
+        if re.fullmatch(r"-?\d{1,3}(\.\d{3})*(,\d+)?", text) and "," in text:
+            text = text.replace(".", "").replace(",", ".")  # 1.234,5 (European)
+        else:
+            text = text.replace(",", "")  # 1,234.5
+        try:
+            number = float(text)
+        except ValueError:
+            raise ValueError(f"“{value}” is not a number ({what}).") from None
+    if number != number or number in (float("inf"), float("-inf")):
+        raise ValueError(f"Enter a finite number for the {what}.")
+    return int(number) if float(number).is_integer() and abs(number) < 2**53 else number

@@ -16,6 +16,10 @@ Tables covered today and where their rows come from:
     workspace_members  the owner's membership, made by the sign-up
     invitations        one open, email-bound invitation made here with `workspaces.invite`
     profiles           the owner's profile, made by the sign-up (trigger on auth.users)
+    custom_field_definitions  one select field, `custom_fields.define`
+    companies, contacts       one each through `customers.create` (contact at the company)
+    deals                     a first deal through `customers.convert_lead`
+    activities, tasks         one call logged and one task created through `lib.activities`
     audit_log          written by the audit triggers for all of the above
 """
 
@@ -23,7 +27,7 @@ from __future__ import annotations
 
 import uuid
 
-from lib import workspaces
+from lib import activities, custom_fields, customers, workspaces
 from lib.auth.adapters import AuthUser
 from lib.db import Database
 
@@ -45,6 +49,19 @@ def populate_workspace(db: Database, owner: AuthUser, workspace_id: str) -> None
     workspaces.invite(
         db, owner.claims, workspace_id, "agent", email=f"invitee-{uuid.uuid4().hex[:12]}@example.com"
     )
+
+    # customers: a custom field, a company, a contact there (with a custom value), a first
+    # deal through lead conversion, an activity and a task.
+    custom_fields.define(db, owner.claims, workspace_id, "contact", "Plan", "select", ["Basic", "Pro"])
+    company_id = customers.create(db, owner.claims, workspace_id, customers.COMPANY,
+                                  {"name": "Populated Co", "country": "FR"})
+    contact_id = customers.create(db, owner.claims, workspace_id, customers.CONTACT, {
+        "first_name": "Pop", "last_name": "Ulated", "email": f"pop-{uuid.uuid4().hex[:8]}@example.com",
+        "company_id": company_id, "custom": {"plan": "Pro"}})
+    customers.convert_lead(db, owner.claims, workspace_id, contact_id, 1, deal_title="First order", deal_value=100)
+    activities.log_activity(db, owner.claims, workspace_id, customers.CONTACT, contact_id, "call", "Intro call")
+    activities.create_task(db, owner.claims, workspace_id, "Send the quote", kind=customers.CONTACT,
+                           record_id=contact_id, due_date="2030-01-01")
 
     # Add new tables below, e.g.
     #   with db.as_user(owner.claims) as conn:

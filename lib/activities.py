@@ -1,0 +1,232 @@
+"""Activities (calls, emails, meetings, chats, social messages, notes), tasks, the customer
+timeline and the Customer 360 header: everything a colleague needs to see before calling.
+
+The timeline reads the view `public.customer_timeline`, one `union all` of every domain's
+events; a later domain plugs in by adding its branch to that view, not by changing this code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import psycopg
+
+from lib.customers import CONTACT, COMPANY, Kind
+from lib.db import Claims, Database
+from lib.errors import FormErrors, UserError
+from lib.validation import clean_date, clean_name, collect, optional_text
+
+CHANNELS = {
+    "call": ("Call", ":material/call:"),
+    "email": ("Email", ":material/mail:"),
+    "meeting": ("Meeting", ":material/groups:"),
+    "chat": ("Chat", ":material/chat:"),
+    "social": ("Social message", ":material/public:"),
+    "note": ("Note", ":material/sticky_note_2:"),
+}
+DIRECTIONS = ("inbound", "outbound")
+PRIORITIES = ("low", "normal", "high", "urgent")
+TIMELINE_PAGE = 30
+
+
+def _link(kind: Kind, record_id: str) -> dict[str, str | None]:
+    return {"contact_id": record_id if kind is CONTACT else None, "company_id": record_id if kind is COMPANY else None}
+
+
+def _company_of(conn: psycopg.Connection, kind: Kind, record_id: str) -> str | None:
+    if kind is not CONTACT:
+        return record_id
+    row = conn.execute("select company_id from public.contacts where id = %s", [record_id]).fetchone()
+    if row is None:
+        raise UserError("This customer no longer exists.")
+    return str(row["company_id"]) if row["company_id"] else None
+
+
+def _body(value: object) -> str | None:
+    text = str(value or "").strip()
+    if len(text) > 20000:
+        raise ValueError("The text can be at most 20,000 characters long.")
+    return text or None
+
+
+def _when(value: object) -> datetime:
+    if value is None or value == "":
+        return datetime.now().astimezone()
+    if isinstance(value, datetime):
+        when = value if value.tzinfo else value.astimezone()
+    else:
+        raise ValueError("Enter when it happened.")
+    if when > datetime.now().astimezone() + timedelta(days=1):
+        raise ValueError("An activity cannot be in the future; create a task for what is still to do.")
+    return when
+
+
+def log_activity(db: Database, claims: Claims, workspace_id: str, kind: Kind, record_id: str, channel: str,
+                 subject: str | None = None, body: str | None = None, direction: str | None = None,
+                 occurred_at: datetime | None = None) -> str:
+    """Record a call, email, meeting, chat, social message or note on a contact or company."""
+    values, errors = collect({
+        "subject": (optional_text, subject, "subject", 200),
+        "body": (_body, body),
+        "occurred_at": (_when, occurred_at),
+    })
+    if channel not in CHANNELS:
+        errors["channel"] = "Choose what kind of contact it was."
+    if direction not in (None, "", *DIRECTIONS):
+        errors["direction"] = "Choose inbound or outbound."
+    if not errors and not values["subject"] and not values["body"]:
+        errors["body"] = "Write what happened (a subject or a few words)."
+    if errors:
+        raise FormErrors(errors)
+    with db.as_user(claims) as conn:
+        link = _link(kind, record_id)
+        link["company_id"] = _company_of(conn, kind, record_id)
+        row = conn.execute(
+            "insert into public.activities (workspace_id, contact_id, company_id, channel, direction, subject, body, occurred_at)"
+            " values (%s, %s, %s, %s, %s, %s, %s, %s) returning id",
+            [workspace_id, link["contact_id"], link["company_id"], channel, direction or None,
+             values["subject"], values["body"], values["occurred_at"]],
+        ).fetchone()
+    return str(row["id"])
+
+
+def create_task(db: Database, claims: Claims, workspace_id: str, title: str, *, kind: Kind | None = None,
+                record_id: str | None = None, due_date: object = None, assignee_id: str | None = None,
+                priority: str = "normal", notes: str | None = None) -> str:
+    values, errors = collect({
+        "title": (clean_name, title, "task", 200),
+        "due_date": (clean_date, due_date, "due date"),
+        "notes": (optional_text, notes, "notes", 5000),
+    })
+    if priority not in PRIORITIES:
+        errors["priority"] = "Choose a priority."
+    if errors:
+        raise FormErrors(errors)
+    with db.as_user(claims) as conn:
+        contact_id = company_id = None
+        if kind is not None and record_id:
+            contact_id = record_id if kind is CONTACT else None
+            company_id = _company_of(conn, kind, record_id)
+        if assignee_id and not conn.execute(
+            "select 1 from public.workspace_members where workspace_id = %s and user_id = %s", [workspace_id, assignee_id]
+        ).fetchone():
+            raise FormErrors({"assignee_id": "Assign the task to a member of this workspace."})
+        row = conn.execute(
+            "insert into public.tasks (workspace_id, contact_id, company_id, title, notes, due_date, assignee_id, priority)"
+            " values (%s, %s, %s, %s, %s, %s, %s, %s) returning id",
+            [workspace_id, contact_id, company_id, values["title"], values["notes"], values["due_date"],
+             assignee_id or claims.sub, priority],
+        ).fetchone()
+    return str(row["id"])
+
+
+def set_task_done(db: Database, claims: Claims, workspace_id: str, task_id: str, done: bool = True) -> None:
+    with db.as_user(claims) as conn:
+        changed = conn.execute(
+            "update public.tasks set done_at = case when %s then coalesce(done_at, now()) end"
+            " where workspace_id = %s and id = %s",
+            [done, workspace_id, task_id],
+        ).rowcount
+    if not changed:
+        raise UserError("This task no longer exists, or your role cannot change tasks.")
+
+
+TASK_COLUMNS = (
+    "select t.id, t.title, t.notes, t.due_date, t.priority, t.done_at, t.assignee_id, t.contact_id, t.company_id,"
+    " coalesce(k.full_name, co.name) as customer_name, p.display_name as assignee_name"
+    " from public.tasks t left join public.contacts k on k.id = t.contact_id"
+    " left join public.companies co on co.id = t.company_id"
+    " left join public.profiles p on p.id = t.assignee_id"
+)
+
+
+def my_tasks(db: Database, claims: Claims, workspace_id: str, today: date | None = None, limit: int = 500) -> dict[str, list[dict]]:
+    """The user's open tasks in three groups: overdue, today, upcoming (no due date last)."""
+    today = today or date.today()
+    with db.as_user(claims) as conn:
+        rows = conn.execute(
+            TASK_COLUMNS + " where t.workspace_id = %s and t.assignee_id = %s and t.done_at is null"
+            " order by t.due_date nulls last, array_position(array['urgent','high','normal','low'], t.priority), t.created_at"
+            " limit %s",
+            [workspace_id, claims.sub, limit],
+        ).fetchall()
+    groups: dict[str, list[dict]] = {"overdue": [], "today": [], "upcoming": []}
+    for row in rows:
+        due = row["due_date"]
+        groups["overdue" if due and due < today else "today" if due == today else "upcoming"].append(row)
+    return groups
+
+
+def overdue_count(db: Database, claims: Claims, workspace_id: str, today: date | None = None) -> int:
+    with db.as_user(claims) as conn:
+        return conn.execute(
+            "select count(*) as n from public.tasks where workspace_id = %s and assignee_id = %s"
+            " and done_at is null and due_date < %s",
+            [workspace_id, claims.sub, today or date.today()],
+        ).fetchone()["n"]
+
+
+def open_tasks(db: Database, claims: Claims, workspace_id: str, kind: Kind, record_id: str) -> list[dict]:
+    column = "t.contact_id" if kind is CONTACT else "t.company_id"
+    with db.as_user(claims) as conn:
+        return conn.execute(
+            TASK_COLUMNS + f" where t.workspace_id = %s and {column} = %s and t.done_at is null"
+            " order by t.due_date nulls last, t.created_at limit 200",
+            [workspace_id, record_id],
+        ).fetchall()
+
+
+@dataclass
+class TimelinePage:
+    events: list[dict]
+    next_before: tuple | None
+
+
+def timeline(db: Database, claims: Claims, workspace_id: str, kind: Kind, record_id: str,
+             before: tuple | None = None, limit: int = TIMELINE_PAGE) -> TimelinePage:
+    """Events newest first; a company's include those of its contacts. `before` pages backwards."""
+    if kind is CONTACT:
+        scope = "t.contact_id = %(id)s"
+    else:
+        scope = ("(t.company_id = %(id)s or t.contact_id = any(array("
+                 "select id from public.contacts where company_id = %(id)s)))")
+    params: dict[str, Any] = {"ws": workspace_id, "id": record_id, "limit": limit + 1}
+    keyset = ""
+    if before:
+        params["b_at"], params["b_source"], params["b_id"] = before
+        keyset = " and (t.happened_at, t.source_table, t.source_id) < (%(b_at)s, %(b_source)s, %(b_id)s)"
+    with db.as_user(claims) as conn:
+        rows = conn.execute(
+            "select t.*, p.display_name as actor_name, k.full_name as contact_name"
+            " from public.customer_timeline t left join public.profiles p on p.id = t.actor_id"
+            " left join public.contacts k on k.id = t.contact_id"
+            f" where t.workspace_id = %(ws)s and {scope}{keyset}"
+            " order by t.happened_at desc, t.source_table desc, t.source_id desc limit %(limit)s",
+            params,
+        ).fetchall()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    last = rows[-1] if more else None
+    return TimelinePage(rows, (last["happened_at"], last["source_table"], last["source_id"]) if last else None)
+
+
+def summary(db: Database, claims: Claims, workspace_id: str, kind: Kind, record_id: str) -> dict:
+    """The 360 header's figures: lifetime revenue (won deals), open deals value, open tasks, last contact.
+
+    Later domains add their figures here (open tickets, paid orders).
+    """
+    column = "contact_id" if kind is CONTACT else "company_id"
+    with db.as_user(claims) as conn:
+        return conn.execute(
+            f"select coalesce(sum(d.value) filter (where d.status = 'won'), 0) as lifetime_revenue,"
+            f" coalesce(sum(d.value) filter (where d.status = 'open'), 0) as open_deals_value,"
+            f" count(*) filter (where d.status = 'open') as open_deals,"
+            f" (select count(*) from public.tasks t where t.workspace_id = %(ws)s and t.{column} = %(id)s"
+            f"   and t.done_at is null) as open_tasks,"
+            f" (select max(a.occurred_at) from public.activities a where a.workspace_id = %(ws)s"
+            f"   and a.{column} = %(id)s) as last_contact"
+            f" from public.deals d where d.workspace_id = %(ws)s and d.{column} = %(id)s",
+            {"ws": workspace_id, "id": record_id},
+        ).fetchone()

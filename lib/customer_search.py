@@ -1,0 +1,270 @@
+"""The customer lists: search, filters, sort and keyset pages, all computed in Postgres.
+
+Search folds case and accents (`private.fold`) and matches with pg_trgm, so `Zoe Muller`
+finds `Zoë Müller` and `Smiht` finds `Smith`; digits in the query also match phone numbers
+typed in any format. Pages are keyset pages (`after` = the last row's sort key), so page 200
+costs what page 1 costs; the total is counted separately with the same filters.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
+from typing import Any, Iterator
+
+import psycopg
+from psycopg import sql
+from psycopg.types.json import Jsonb
+
+from lib import custom_fields
+from lib.customers import CONTACT, Kind
+from lib.db import Claims, Database
+
+PAGE_SIZE = 50
+SIMILARITY_THRESHOLD = 0.4  # pg_trgm word similarity: low enough for one typo in a short name
+
+SORTS = {
+    "relevance": "Best match",
+    "name": "Name A–Z",
+    "newest": "Newest first",
+    "oldest": "Oldest first",
+    "last_contacted": "Recently contacted",
+}
+# sort -> ([(expression, descending)], tie-breaker on id descending?)
+_ORDER = {
+    "name": (["c.{name}"], False),
+    "newest": (["c.created_at"], True),
+    "oldest": (["c.created_at"], False),
+    "last_contacted": (["coalesce(c.last_contacted_at, '-infinity'::timestamptz)"], True),
+    "relevance": (["score"], True),
+}
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What the list shows. Empty tuples and None mean 'no restriction'."""
+
+    search: str = ""
+    stages: tuple[str, ...] = ()
+    owners: tuple[str, ...] = ()  # user ids; "" stands for "no owner"
+    tags: tuple[str, ...] = ()  # any of these
+    sources: tuple[str, ...] = ()
+    countries: tuple[str, ...] = ()
+    created_from: date | None = None
+    created_to: date | None = None
+    contacted_from: date | None = None
+    contacted_to: date | None = None
+    custom: dict[str, Any] = field(default_factory=dict)  # key -> value, or (low, high) for numbers/dates
+    archived: bool = False  # True: the archive instead of the active records
+    company_id: str | None = None  # contacts of one company
+    ids: tuple[str, ...] = ()  # exactly these records (e.g. a selection being exported)
+
+
+@dataclass
+class Page:
+    rows: list[dict]
+    total: int
+    next_after: tuple | None  # pass as `after` for the next page; None on the last page
+
+
+def _fold_query(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _like_pattern(text: str) -> str:
+    return "%" + re.sub(r"([\\%_])", r"\\\1", text) + "%"
+
+
+def _where(kind: Kind, workspace_id: str, f: Filters, defs: list[custom_fields.FieldDef]) -> tuple[sql.Composed, dict]:
+    parts: list[sql.Composable] = [sql.SQL("c.workspace_id = %(ws)s")]
+    params: dict[str, Any] = {"ws": workspace_id}
+    parts.append(sql.SQL("c.archived_at is not null" if f.archived else "c.archived_at is null"))
+    q = _fold_query(f.search or "")
+    if q:
+        params["q"] = q
+        params["pat"] = _like_pattern(q)
+        digits = re.sub(r"\D", "", q)
+        if len(digits) >= 5 and re.fullmatch(r"[\d\s()+./-]+", q):
+            # A phone number, typed in any format: match its digits (without trunk zeros).
+            params["digits"] = _like_pattern(digits.lstrip("0"))
+            alternatives = ["c.search_text like %(digits)s"]
+        else:
+            alternatives = ["(c.search_text like private.fold(%(pat)s)"
+                            " or private.fold(%(q)s) operator(extensions.<%%) c.search_text)"]
+        if kind is CONTACT and "digits" not in params:
+            alternatives.append(
+                "c.company_id = any(array(select co.id from public.companies co where co.workspace_id = %(ws)s"
+                " and (co.search_text like private.fold(%(pat)s)"
+                "      or private.fold(%(q)s) operator(extensions.<%%) co.search_text)))"
+            )
+        parts.append(sql.SQL("(" + " or ".join(alternatives) + ")"))
+    for column, values, cast in (("stage", f.stages, "text"), ("source", f.sources, "text"), ("country", f.countries, "text")):
+        if values:
+            params[column + "s"] = list(values)
+            parts.append(sql.SQL(f"c.{column} = any(%({column}s)s::{cast}[])"))
+    if f.owners:
+        owners = [o for o in f.owners if o]
+        params["owners"] = owners
+        clause = "c.owner_id = any(%(owners)s::uuid[])"
+        if "" in f.owners:
+            clause = f"({clause} or c.owner_id is null)"
+        parts.append(sql.SQL(clause))
+    if f.tags:
+        params["tags"] = list(f.tags)
+        parts.append(sql.SQL("c.tags && %(tags)s::text[]"))
+    for column, low, high in (("created_at", f.created_from, f.created_to),
+                              ("last_contacted_at", f.contacted_from, f.contacted_to)):
+        if low:
+            params[column + "_low"] = low
+            parts.append(sql.SQL(f"c.{column} >= %({column}_low)s::date"))
+        if high:
+            params[column + "_high"] = high + timedelta(days=1)
+            parts.append(sql.SQL(f"c.{column} < %({column}_high)s::date"))
+    if f.company_id:
+        params["company_id"] = f.company_id
+        parts.append(sql.SQL("c.company_id = %(company_id)s::uuid"))
+    if f.ids:
+        params["ids"] = list(f.ids)
+        parts.append(sql.SQL("c.id = any(%(ids)s::uuid[])"))
+    by_key = {d.key: d for d in defs}
+    for n, (key, wanted) in enumerate(sorted(f.custom.items())):
+        definition = by_key.get(key)
+        if definition is None or wanted in (None, "", ()):
+            continue
+        params[f"ck{n}"] = key
+        if definition.field_type in ("number", "date") and isinstance(wanted, (tuple, list)):
+            cast = "numeric" if definition.field_type == "number" else "date"
+            low, high = wanted
+            if low is not None:
+                params[f"cl{n}"] = low
+                parts.append(sql.SQL(f"(c.custom ->> %(ck{n})s)::{cast} >= %(cl{n})s"))
+            if high is not None:
+                params[f"ch{n}"] = high
+                parts.append(sql.SQL(f"(c.custom ->> %(ck{n})s)::{cast} <= %(ch{n})s"))
+        elif definition.field_type == "text":
+            params[f"cv{n}"] = _like_pattern(str(wanted))
+            parts.append(sql.SQL(f"(c.custom ->> %(ck{n})s) ilike %(cv{n})s"))
+        else:
+            params[f"cv{n}"] = Jsonb({key: wanted})
+            parts.append(sql.SQL(f"c.custom @> %(cv{n})s"))
+    return sql.SQL(" and ").join(parts), params
+
+
+def _select(kind: Kind, f: Filters) -> str:
+    score = ("extensions.word_similarity(private.fold(%(q)s), c.search_text)" if _fold_query(f.search or "")
+             else "0::real")
+    if kind is CONTACT:
+        return (
+            "select c.id, c.full_name as name, c.first_name, c.last_name, c.title, c.email, c.phone,"
+            " c.company_id, co.name as company_name, c.stage, c.owner_id, p.display_name as owner_name,"
+            " c.tags, c.source, c.city, c.country, c.consent, c.created_at, c.last_contacted_at, c.archived_at,"
+            " c.custom, c.version, " + score + " as score"
+            " from public.contacts c left join public.companies co on co.id = c.company_id"
+            " left join public.profiles p on p.id = c.owner_id"
+        )
+    return (
+        "select c.id, c.name, c.industry, c.email, c.phone, c.website, c.stage, c.owner_id,"
+        " p.display_name as owner_name, c.tags, c.source, c.city, c.country, c.consent, c.created_at,"
+        " c.last_contacted_at, c.archived_at, c.custom, c.version, " + score + " as score,"
+        " (select count(*) from public.contacts k where k.company_id = c.id) as contacts"
+        " from public.companies c left join public.profiles p on p.id = c.owner_id"
+    )
+
+
+def _order(kind: Kind, sort: str) -> tuple[list[str], bool]:
+    expressions, descending = _ORDER[sort]
+    return [e.format(name=kind.name_column) for e in expressions], descending
+
+
+def effective_sort(f: Filters, sort: str) -> str:
+    """Best match only makes sense with a search; without one, name order."""
+    if sort == "relevance" and not _fold_query(f.search or ""):
+        return "name"
+    return sort if sort in SORTS else "name"
+
+
+def _prepare(conn: psycopg.Connection, f: Filters) -> None:
+    if _fold_query(f.search or ""):
+        conn.execute("select set_config('pg_trgm.word_similarity_threshold', %s, true)", [str(SIMILARITY_THRESHOLD)])
+
+
+def page(db: Database, claims: Claims, workspace_id: str, kind: Kind, f: Filters, sort: str = "name",
+         after: tuple | None = None, limit: int = PAGE_SIZE, with_total: bool = True) -> Page:
+    """One page of records after the sort key `after` (None: the first page), and the total."""
+    sort = effective_sort(f, sort)
+    with db.as_user(claims) as conn:
+        _prepare(conn, f)
+        defs = custom_fields.definitions_in(conn, workspace_id, kind.name)
+        where, params = _where(kind, workspace_id, f, defs)
+        expressions, descending = _order(kind, sort)
+        keys = expressions + ["c.id"]
+        if sort == "relevance":
+            keys = ["extensions.word_similarity(private.fold(%(q)s), c.search_text)", "c.id"]
+        key_list = ", ".join(keys)
+        keyset = sql.SQL("")
+        if after is not None:
+            placeholders = ", ".join(f"%(after_{i})s" for i in range(len(keys)))
+            for i, value in enumerate(after):
+                params[f"after_{i}"] = value
+            keyset = sql.SQL(f" and ({key_list}) {'<' if descending else '>'} ({placeholders})")
+        direction = " desc" if descending else ""
+        order = ", ".join(k + direction for k in keys)
+        query = sql.SQL(_select(kind, f)) + sql.SQL(" where ") + where + keyset + sql.SQL(
+            f" order by {order} limit {int(limit) + 1}")
+        rows = conn.execute(query, params).fetchall()
+        total = (conn.execute(sql.SQL("select count(*) as n from {table} c where ").format(table=kind.ident) + where,
+                              params).fetchone()["n"] if with_total else -1)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_after = _sort_key(rows[-1], sort, kind) if more and rows else None
+    return Page(rows, total, next_after)
+
+
+def _sort_key(row: dict, sort: str, kind: Kind) -> tuple:
+    if sort == "name":
+        return (row["name"], row["id"])
+    if sort in ("newest", "oldest"):
+        return (row["created_at"], row["id"])
+    if sort == "last_contacted":
+        return (row["last_contacted_at"] or "-infinity", row["id"])
+    return (row["score"], row["id"])
+
+
+def options(db: Database, claims: Claims, workspace_id: str, kind: Kind) -> dict[str, list[str]]:
+    """Values in use for the filter pickers: tags, sources and countries."""
+    with db.as_user(claims) as conn:
+        row = conn.execute(
+            sql.SQL(
+                "select array(select distinct unnest(tags) from {t} where workspace_id = %(ws)s order by 1) as tags,"
+                " array(select distinct source from {t} where workspace_id = %(ws)s and source is not null order by 1) as sources,"
+                " array(select distinct country from {t} where workspace_id = %(ws)s and country is not null order by 1) as countries"
+            ).format(t=kind.ident),
+            {"ws": workspace_id},
+        ).fetchone()
+    return {k: list(v) for k, v in row.items()}
+
+
+def iter_rows(db: Database, claims: Claims, workspace_id: str, kind: Kind, f: Filters, sort: str = "name",
+              batch: int = 2000) -> Iterator[dict]:
+    """Every row matching `f`, streamed from a server-side cursor (for exports)."""
+    sort = effective_sort(f, sort)
+    with db.as_user(claims) as conn:
+        _prepare(conn, f)
+        defs = custom_fields.definitions_in(conn, workspace_id, kind.name)
+        where, params = _where(kind, workspace_id, f, defs)
+        expressions, descending = _order(kind, sort)
+        if sort == "relevance":
+            expressions = ["extensions.word_similarity(private.fold(%(q)s), c.search_text)"]
+        direction = " desc" if descending else ""
+        order = ", ".join(k + direction for k in expressions + ["c.id"])
+        query = sql.SQL(_select(kind, f)) + sql.SQL(" where ") + where + sql.SQL(f" order by {order}")
+        with conn.cursor(name="export_rows") as cursor:
+            cursor.itersize = batch
+            cursor.execute(query, params)
+            yield from cursor
+
+
+def only(f: Filters, ids: list[str]) -> Filters:
+    """The same filters narrowed to the given records."""
+    return replace(f, ids=tuple(ids))
