@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+import psycopg
+
 from lib.db import Claims, Database
 from lib.errors import FormErrors, UserError
 from lib.validation import clean_bool, clean_date, clean_name, clean_number, clean_url, collect
@@ -97,7 +99,18 @@ def define(db: Database, claims: Claims, workspace_id: str, record_type: str, la
         ).fetchone()
         if taken:
             raise FormErrors({"label": f"There is already a field named like “{values['label']}”."})
-        row = conn.execute(
+        try:
+            row = _insert_definition(conn, workspace_id, record_type, key, values, field_type, required)
+        except psycopg.errors.InsufficientPrivilege:
+            row = None
+    if row is None:
+        raise UserError("Only owners and admins can define custom fields.")
+    return FieldDef(**{**row, "id": str(row["id"]), "options": tuple(row["options"])})
+
+
+def _insert_definition(conn, workspace_id, record_type, key, values, field_type, required) -> dict | None:
+    with conn.transaction():
+        return conn.execute(
             "insert into public.custom_field_definitions (workspace_id, record_type, key, label, field_type, options, required, position)"
             " select %s, %s, %s, %s, %s, %s, %s, coalesce(max(position) + 1, 0) from public.custom_field_definitions"
             "  where workspace_id = %s and record_type = %s"
@@ -105,9 +118,6 @@ def define(db: Database, claims: Claims, workspace_id: str, record_type: str, la
             [workspace_id, record_type, key, values["label"], field_type,
              values["options"] if field_type == "select" else [], required, workspace_id, record_type],
         ).fetchone()
-    if row is None:
-        raise UserError("Only owners and admins can define custom fields.")
-    return FieldDef(**{**row, "id": str(row["id"]), "options": tuple(row["options"])})
 
 
 def update_definition(db: Database, claims: Claims, field_id: str, label: str, options: object, required: bool) -> None:

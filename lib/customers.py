@@ -8,6 +8,7 @@ live in `lib.customer_search`; activities, tasks and the timeline in `lib.activi
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -441,3 +442,27 @@ def convert_lead(db: Database, claims: Claims, workspace_id: str, contact_id: st
                  contact["owner_id"], contact["source"]],
             ).fetchone()["id"]
     return {"company_id": company_id, "deal_id": str(deal_id) if deal_id else None}
+
+
+def locate(db: Database, claims: Claims, workspace_id: str, record_id: str) -> tuple[Kind, dict] | None:
+    """The contact or company with this id (deep links name only the id), or None."""
+    try:
+        uuid_text = str(uuid.UUID(str(record_id)))
+    except ValueError:
+        return None
+    with db.as_user(claims) as conn:
+        for kind in (CONTACT, COMPANY):
+            record = get_in(conn, kind, workspace_id, uuid_text)
+            if record is not None:
+                return kind, record
+    return None
+
+
+def company_choices(db: Database, claims: Claims, workspace_id: str, limit: int = 5000) -> dict[str, str]:
+    """{id: name} of the workspace's active companies, for pickers."""
+    with db.as_user(claims) as conn:
+        rows = conn.execute(
+            "select id, name from public.companies where workspace_id = %s and archived_at is null order by name limit %s",
+            [workspace_id, limit],
+        ).fetchall()
+    return {str(r["id"]): r["name"] for r in rows}

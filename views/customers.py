@@ -1,6 +1,221 @@
-"""Placeholder: being built (issue 4)."""
+"""Customers: contacts and companies — search, filters, sort, pages of 50, bulk changes, export, new.
+
+Everything is filtered, sorted and paged in Postgres (lib.customer_search); this page only keeps
+the user's choices and the page cursors in the session.
+"""
+
+from __future__ import annotations
+
+from datetime import date
 
 import streamlit as st
 
-st.title("duplicates")
-st.info("This screen is being built.")
+from lib import custom_fields, customers, customer_search as search
+from lib.customers import CONTACT, STAGE_LABELS, STAGES
+from lib.errors import UserError
+from lib.validation import country_name, format_phone
+from lib.workspaces import can_write, members
+from ui import customer_form, session
+
+rt, user, _, current = session.page_context()
+db, claims, ws = rt.db, user.claims, current.workspace_id
+writer = can_write(current.role)
+
+if flash := st.session_state.pop("flash", None):
+    st.toast(flash, icon=":material/check_circle:")
+
+title_col, new_col = st.columns([4, 1], vertical_alignment="bottom")
+kind_name = st.segmented_control(
+    "Show", ["contact", "company"], format_func=lambda k: "Contacts" if k == "contact" else "Companies",
+    default=st.query_params.get("kind", "contact") if st.query_params.get("kind") in ("contact", "company") else "contact",
+    key="cust_kind", label_visibility="collapsed",
+)
+kind = customers.kind_of(kind_name or "contact")
+st.query_params["kind"] = kind.name
+title_col.title("Customers")
+if writer and new_col.button(f"New {kind.label}", icon=":material/add:", type="primary", key="cust_new"):
+    st.session_state.cust_new_open = not st.session_state.get("cust_new_open", False)
+
+if writer and st.session_state.get("cust_new_open"):
+    with st.container(border=True):
+        st.subheader(f"New {kind.label}")
+        created = customer_form.show(rt, user, ws, kind, None, prefix=f"new_{kind.name}")
+        if created:
+            st.session_state.cust_new_open = False
+            st.session_state.flash = f"{kind.label.capitalize()} added."
+            st.switch_page("views/customer.py", query_params={"customer": created})
+
+defs = custom_fields.definitions(db, claims, ws, kind.name)
+people = {str(m["user_id"]): m["display_name"] or m["email"] for m in members(db, claims, ws)}
+in_use = search.options(db, claims, ws, kind)
+
+search_col, sort_col = st.columns([3, 1])
+query = search_col.text_input(
+    "Search", key=f"cust_search_{kind.name}", placeholder="Name, email, phone" + (" or company" if kind is CONTACT else ""),
+    label_visibility="collapsed", icon=":material/search:",
+)
+sort = sort_col.selectbox("Sort", list(search.SORTS), format_func=search.SORTS.get, key=f"cust_sort_{kind.name}",
+                          index=0 if query else 1, label_visibility="collapsed")
+
+with st.expander("Filters", icon=":material/filter_list:"):
+    cols = st.columns(3)
+    stages = cols[0].multiselect("Stage", STAGES, format_func=STAGE_LABELS.get, key=f"cust_f_stage_{kind.name}")
+    owners = cols[1].multiselect("Owner", ["", *people], format_func=lambda o: people.get(o, "Nobody"),
+                                 key=f"cust_f_owner_{kind.name}")
+    tags = cols[2].multiselect("Tag", in_use["tags"], key=f"cust_f_tag_{kind.name}")
+    cols = st.columns(3)
+    sources = cols[0].multiselect("Source", in_use["sources"], key=f"cust_f_source_{kind.name}")
+    countries = cols[1].multiselect("Country", in_use["countries"], format_func=country_name, key=f"cust_f_country_{kind.name}")
+    archived = cols[2].toggle("Show the archive", key=f"cust_f_archived_{kind.name}")
+    cols = st.columns(2)
+    created = cols[0].date_input("Created between", value=[], key=f"cust_f_created_{kind.name}", max_value=date.today())
+    contacted = cols[1].date_input("Last contacted between", value=[], key=f"cust_f_contacted_{kind.name}")
+    custom_filter: dict = {}
+    if defs:
+        st.caption("More fields")
+        cols = st.columns(3)
+        for n, d in enumerate(defs):
+            col, key = cols[n % 3], f"cust_f_custom_{kind.name}_{d.key}"
+            if d.field_type == "select":
+                custom_filter[d.key] = col.selectbox(d.label, d.options, index=None, key=key, placeholder="Any")
+            elif d.field_type == "checkbox":
+                picked = col.selectbox(d.label, ["Yes", "No"], index=None, key=key, placeholder="Any")
+                custom_filter[d.key] = None if picked is None else picked == "Yes"
+            elif d.field_type == "number":
+                low, high = col.columns(2)
+                custom_filter[d.key] = (low.number_input(f"{d.label} from", value=None, key=key + "_lo"),
+                                        high.number_input("to", value=None, key=key + "_hi"))
+            elif d.field_type == "date":
+                picked = col.date_input(d.label, value=[], key=key)
+                custom_filter[d.key] = (picked[0], picked[-1]) if picked else None
+            else:
+                custom_filter[d.key] = col.text_input(d.label, key=key, placeholder="Contains…")
+
+
+def _range(picked) -> tuple[date | None, date | None]:
+    picked = list(picked or [])
+    return (picked[0], picked[-1]) if picked else (None, None)
+
+
+created_from, created_to = _range(created)
+contacted_from, contacted_to = _range(contacted)
+filters = search.Filters(
+    search=query, stages=tuple(stages), owners=tuple(owners), tags=tuple(tags), sources=tuple(sources),
+    countries=tuple(countries), created_from=created_from, created_to=created_to, contacted_from=contacted_from,
+    contacted_to=contacted_to, custom={k: v for k, v in custom_filter.items() if v not in (None, "", (None, None))},
+    archived=archived,
+)
+
+# Keyset pages: a stack of cursors, started afresh whenever the filters or the sort change.
+signature = repr((kind.name, filters, sort))
+if st.session_state.get("cust_signature") != signature:
+    st.session_state.cust_signature = signature
+    st.session_state.cust_cursors = [None]
+cursors: list = st.session_state.cust_cursors
+result = search.page(db, claims, ws, kind, filters, sort, after=cursors[-1])
+
+active_filters = filters != search.Filters(archived=archived) or archived
+if result.total == 0 and not active_filters and len(cursors) == 1:
+    st.info(
+        f"No {kind.plural} yet. Add your first one with **New {kind.label}**, bring your list in from a spreadsheet "
+        "on the **Import** page, or load demo data from **Home** to look around.",
+        icon=":material/person_add:",
+    )
+    if writer:
+        st.page_link("views/import_customers.py", label="Import a CSV or Excel file", icon=":material/upload_file:")
+    st.stop()
+
+rows = []
+for r in result.rows:
+    row = {"Name": r["name"]}
+    if kind is CONTACT:
+        row["Company"] = r["company_name"]
+        row["Job title"] = r["title"]
+    else:
+        row["Industry"] = r["industry"]
+        row["Contacts"] = r["contacts"]
+    row.update({
+        "Email": r["email"], "Phone": format_phone(r["phone"]), "Stage": STAGE_LABELS[r["stage"]],
+        "Owner": r["owner_name"], "Tags": ", ".join(r["tags"]), "Source": r["source"],
+        "Country": country_name(r["country"]), "Last contacted": r["last_contacted_at"], "Created": r["created_at"],
+    })
+    for d in defs:
+        row[d.label] = r["custom"].get(d.key)
+    row["Open"] = f"customer?customer={r['id']}"
+    rows.append(row)
+
+first = (len(cursors) - 1) * search.PAGE_SIZE
+shown = f"{first + 1:,}–{first + len(rows):,} of {result.total:,}" if rows else f"0 of {result.total:,}"
+st.caption(f"{shown} {kind.plural}" + (" in the archive" if archived else "") + ". Select rows to open or change them.")
+event = st.dataframe(
+    rows, hide_index=True, on_select="rerun", selection_mode="multi-row", key=f"cust_table_{kind.name}",
+    column_config={
+        "Open": st.column_config.LinkColumn("Open", display_text="Open", width="small"),
+        "Last contacted": st.column_config.DatetimeColumn(format="YYYY-MM-DD"),
+        "Created": st.column_config.DatetimeColumn(format="YYYY-MM-DD"),
+    },
+)
+
+prev_col, page_col, next_col = st.columns([1, 3, 1])
+if prev_col.button("Previous", icon=":material/chevron_left:", disabled=len(cursors) == 1, key="cust_prev"):
+    cursors.pop()
+    st.rerun()
+page_col.caption(f"Page {len(cursors)} of {max(1, -(-result.total // search.PAGE_SIZE)):,}")
+if next_col.button("Next", icon=":material/chevron_right:", disabled=result.next_after is None, key="cust_next"):
+    cursors.append(result.next_after)
+    st.rerun()
+
+selected_rows = [i for i in (event.selection.rows if event else []) if i < len(result.rows)]
+selected = [str(result.rows[i]["id"]) for i in selected_rows]
+if len(selected) == 1:
+    name = result.rows[selected_rows[0]]["name"] or result.rows[selected_rows[0]]["email"]
+    if st.button(f"Open {name}", icon=":material/open_in_new:", type="primary", key="cust_open"):
+        st.switch_page("views/customer.py", query_params={"customer": selected[0]})
+
+if selected and writer:
+    with st.container(border=True):
+        st.markdown(f"**{len(selected)} selected** — change them all at once")
+        action_col, value_col, apply_col = st.columns([2, 2, 1], vertical_alignment="bottom")
+        actions = [a for a in customers.BULK_ACTIONS if (a == "restore") == archived]
+        action = action_col.selectbox("Action", actions, format_func=customers.BULK_ACTIONS.get, key="cust_bulk_action")
+        value = None
+        if action == "assign_owner":
+            value = value_col.selectbox("Owner", ["", *people], format_func=lambda o: people.get(o, "Nobody"),
+                                        key="cust_bulk_owner")
+        elif action in ("add_tag", "remove_tag"):
+            value = value_col.text_input("Tag", key="cust_bulk_tag")
+        elif action == "set_stage":
+            value = value_col.selectbox("Stage", STAGES, format_func=STAGE_LABELS.get, key="cust_bulk_stage")
+        if apply_col.button("Apply", type="primary", key="cust_bulk_apply"):
+            try:
+                count = customers.bulk(db, claims, ws, kind, selected, action, value)
+            except UserError as exc:
+                st.error(str(exc))
+            else:
+                st.session_state.flash = f"{customers.BULK_ACTIONS[action]}: {count} {kind.plural if count != 1 else kind.label} changed."
+                st.session_state.pop(f"cust_table_{kind.name}", None)
+                st.rerun()
+
+
+
+def export_file(fmt: str) -> bytes:
+    """The whole filtered list (not just this page), built only when the button is clicked."""
+    from lib import export
+
+    columns, headers = export.export_columns(kind, defs)
+    rows = search.iter_rows(db, claims, ws, kind, filters, sort)
+    if fmt == "csv":
+        return b"".join(export.export_csv(rows, columns, headers))
+    return export.export_xlsx(rows, columns, headers)
+
+
+csv_col, xlsx_col, _ = st.columns([1, 1, 3])
+csv_col.download_button(
+    "Download CSV", data=lambda: export_file("csv"), file_name=f"relata-{kind.plural}.csv", mime="text/csv",
+    icon=":material/download:", key="cust_csv", on_click="ignore",
+)
+xlsx_col.download_button(
+    "Download Excel", data=lambda: export_file("xlsx"), file_name=f"relata-{kind.plural}.xlsx",
+    icon=":material/table_view:", key="cust_xlsx", on_click="ignore",
+    mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+)

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import streamlit as st
 
-from lib import workspaces
+from lib import custom_fields, workspaces
 from lib.csv_export import to_csv
 from lib.errors import ConflictError, FormErrors, UserError
 from ui import session
@@ -25,7 +25,7 @@ if flash := st.session_state.pop("flash", None):
     st.toast(flash, icon=":material/check_circle:")
 
 st.title("Settings")
-workspace_tab, members_tab, account_tab = st.tabs(["Workspace", "Members", "Your account"])
+workspace_tab, members_tab, fields_tab, account_tab = st.tabs(["Workspace", "Members", "Custom fields", "Your account"])
 
 
 def invite_link(token: str) -> str:
@@ -162,6 +162,61 @@ with members_tab:
                 st.rerun()
     else:
         st.caption("Only owners and admins can invite people or change roles.")
+
+with fields_tab:
+    st.caption("Extra fields for contacts and companies: shown in their forms, lists, filters, imports and exports.")
+    defs = custom_fields.definitions(rt.db, user.claims, ws_id)
+    if defs:
+        field_rows = [{"For": d.record_type, "Field": d.label, "Type": custom_fields.FIELD_TYPES[d.field_type],
+                       "Choices": ", ".join(d.options), "Required": d.required, "Key": d.key} for d in defs]
+        st.dataframe(field_rows, hide_index=True, key="fields_table")
+    else:
+        st.info("No custom fields yet." + (" Add one below, e.g. “Customer since” or “Plan”." if is_admin else ""))
+    if is_admin:
+        st.subheader("Add a field")
+        with st.form("field_form"):
+            slots = FieldSlots()
+            record_type = st.radio("For", custom_fields.RECORD_TYPES, horizontal=True, key="field_record_type",
+                                   format_func=lambda t: "Contacts" if t == "contact" else "Companies")
+            label = st.text_input("Field name", key="field_label")
+            slots.under("label")
+            field_type = st.selectbox("Type", list(custom_fields.FIELD_TYPES), format_func=custom_fields.FIELD_TYPES.get,
+                                      key="field_type")
+            slots.under("field_type")
+            options = st.text_input("Choices (single select only), separated by commas", key="field_options")
+            slots.under("options")
+            required = st.checkbox("Required", key="field_required")
+            if st.form_submit_button("Add field", type="primary", key="field_submit"):
+                made = attempt(lambda: custom_fields.define(rt.db, user.claims, ws_id, record_type, label, field_type,
+                                                            options, required), slots)
+                if made:
+                    st.session_state.flash = f"Field “{made.label}” added."
+                    st.rerun()
+        if defs:
+            st.subheader("Change or remove a field")
+            field_by_id = {d.id: d for d in defs}
+            with st.form("field_edit_form"):
+                picked = st.selectbox("Field", list(field_by_id), key="field_edit_pick",
+                                      format_func=lambda i: f"{field_by_id[i].label} ({field_by_id[i].record_type})")
+                target = field_by_id[picked]
+                new_label = st.text_input("Field name", value=target.label, key=f"field_edit_label_{picked}")
+                new_options = st.text_input("Choices", value=", ".join(target.options), key=f"field_edit_options_{picked}",
+                                            disabled=target.field_type != "select")
+                new_required = st.checkbox("Required", value=target.required, key=f"field_edit_required_{picked}")
+                confirm = st.checkbox("Yes, remove this field and every value stored in it", key="field_remove_confirm")
+                save_col, remove_col = st.columns(2)
+                save = save_col.form_submit_button("Save field", type="primary", key="field_edit_save")
+                remove = remove_col.form_submit_button("Remove field", key="field_remove")
+            if save and attempt(lambda: custom_fields.update_definition(
+                    rt.db, user.claims, picked, new_label, new_options, new_required) or True):
+                st.session_state.flash = "Field saved."
+                st.rerun()
+            if remove:
+                if not confirm:
+                    st.error("Tick the box to confirm the removal.")
+                elif attempt(lambda: custom_fields.remove_definition(rt.db, user.claims, ws_id, picked) or True):
+                    st.session_state.flash = "Field removed."
+                    st.rerun()
 
 with account_tab:
     st.write(f"Signed in as **{md_escape(user.email)}**.")

@@ -1,6 +1,70 @@
-"""Placeholder: being built (issue 4)."""
+"""My tasks: what the signed-in user has to do — overdue, today, upcoming — and a quick new task."""
+
+from __future__ import annotations
+
+from datetime import date
 
 import streamlit as st
 
-st.title("duplicates")
-st.info("This screen is being built.")
+from lib import activities
+from lib.activities import PRIORITIES
+from lib.csv_export import to_csv
+from lib.text import md_escape
+from lib.workspaces import can_write
+from ui import session
+from ui.forms import FieldSlots, attempt
+
+rt, user, _, current = session.page_context()
+db, claims, ws = rt.db, user.claims, current.workspace_id
+writer = can_write(current.role)
+
+if flash := st.session_state.pop("flash", None):
+    st.toast(flash, icon=":material/check_circle:")
+
+st.title("My tasks")
+groups = activities.my_tasks(db, claims, ws)
+today = date.today()
+
+if writer:
+    with st.expander("New task", icon=":material/add_task:"):
+        with st.form("my_task_form", clear_on_submit=True):
+            slots = FieldSlots()
+            title = st.text_input("Task", key="my_task_title", placeholder="e.g. Call back the supplier")
+            slots.under("title")
+            due = st.date_input("Due", value=today, key="my_task_due")
+            slots.under("due_date")
+            priority = st.selectbox("Priority", PRIORITIES, index=1, key="my_task_priority", format_func=str.capitalize)
+            if st.form_submit_button("Create task", type="primary", key="my_task_submit"):
+                if attempt(lambda: activities.create_task(db, claims, ws, title, due_date=due, priority=priority), slots):
+                    st.session_state.flash = "Task created."
+                    st.rerun()
+
+if not any(groups.values()):
+    st.info("Nothing to do. Tasks you create, or that colleagues assign to you, appear here; "
+            "create one for a customer from their page.", icon=":material/celebration:")
+    st.stop()
+
+HEADINGS = {"overdue": ":red[Overdue]", "today": "Today", "upcoming": "Upcoming"}
+for group, heading in HEADINGS.items():
+    tasks = groups[group]
+    st.subheader(f"{heading} ({len(tasks)})")
+    if not tasks:
+        st.caption("Nothing here.")
+    for task in tasks:
+        done_col, text_col = st.columns([1, 12], vertical_alignment="center")
+        if done_col.checkbox("Done", key=f"my_task_done_{task['id']}", label_visibility="collapsed", disabled=not writer):
+            activities.set_task_done(db, claims, ws, str(task["id"]))
+            st.session_state.flash = "Task done."
+            st.rerun()
+        due = f" — due {task['due_date']:%Y-%m-%d}" if task["due_date"] else ""
+        with text_col:
+            st.markdown(f"**{md_escape(task['title'])}**{due} · {task['priority']}")
+            customer = task["contact_id"] or task["company_id"]
+            if customer:
+                st.page_link("views/customer.py", label=task["customer_name"] or "customer", icon=":material/person:",
+                             query_params={"customer": str(customer)})
+
+rows = [{"Task": t["title"], "Due": t["due_date"], "Priority": t["priority"], "Customer": t["customer_name"], "Group": g}
+        for g, tasks in groups.items() for t in tasks]
+st.download_button("Download CSV", data=to_csv(rows, list(rows[0])), file_name="relata-my-tasks.csv", mime="text/csv",
+                   icon=":material/download:", key="my_tasks_csv", on_click="ignore")

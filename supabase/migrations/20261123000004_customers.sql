@@ -27,10 +27,16 @@ language sql immutable set search_path = '' as $$
   select array['updated_at', 'version', 'token_hash', 'last_contacted_at', 'search_text']
 $$;
 
+create or replace function private.version_ignored_columns() returns text[]
+language sql immutable set search_path = '' as $$
+  select private.audit_ignored_columns() || array['full_name']
+$$;
+
 create or replace function private.bump_version() returns trigger
 language plpgsql set search_path = '' as $$
 begin
-  if (to_jsonb(new) - private.audit_ignored_columns()) = (to_jsonb(old) - private.audit_ignored_columns()) then
+  -- Generated columns are not computed yet in a BEFORE trigger's NEW, so they are left out too.
+  if (to_jsonb(new) - private.version_ignored_columns()) = (to_jsonb(old) - private.version_ignored_columns()) then
     return new;
   end if;
   new.version := old.version + 1;
