@@ -20,6 +20,7 @@ Tables covered today and where their rows come from:
     companies, contacts       one each through `customers.create` (contact at the company)
     deals                     a first deal through `customers.convert_lead`
     activities, tasks         one call logged and one task created through `lib.activities`
+    duplicate_dismissals      a look-alike contact dismissed with `merge.dismiss`
     audit_log          written by the audit triggers for all of the above
 """
 
@@ -27,7 +28,7 @@ from __future__ import annotations
 
 import uuid
 
-from lib import activities, custom_fields, customers, workspaces
+from lib import activities, custom_fields, customers, merge, workspaces
 from lib.auth.adapters import AuthUser
 from lib.db import Database
 
@@ -67,3 +68,8 @@ def populate_workspace(db: Database, owner: AuthUser, workspace_id: str) -> None
     #   with db.as_user(owner.claims) as conn:
     #       conn.execute("insert into public.contacts (workspace_id, name) values (%s, %s)",
     #                    [workspace_id, "Populated contact"])
+
+    # duplicate_dismissals: a second "Pop Ulated" at the same company, marked "not a duplicate".
+    twin_id = customers.create(db, owner.claims, workspace_id, customers.CONTACT,
+                               {"first_name": "Pop", "last_name": "Ulated", "company_id": company_id})
+    merge.dismiss(db, owner.claims, workspace_id, customers.CONTACT, contact_id, twin_id)
