@@ -1,6 +1,157 @@
-"""Placeholder: being built (issue 4)."""
+"""Import: contacts or companies from a CSV or Excel file — map columns, preview, load all or nothing.
+
+The work happens in lib.importer (one transaction as the user: staging table, checks in SQL,
+one insert); this page keeps the user's choices across reruns (session keys `import_…`), shows
+the preview the importer computes, a progress bar while loading, and the summary with the
+rejected rows to download.
+"""
+
+from __future__ import annotations
+
+import hashlib
 
 import streamlit as st
 
-st.title("import_customers")
-st.info("This screen is being built.")
+from lib import custom_fields, importer
+from lib.customers import kind_of
+from lib.errors import UserError
+from lib.text import md_escape
+from lib.workspaces import can_write
+from ui import session
+from ui.forms import attempt
+
+rt, user, _, current = session.page_context()
+db, claims, ws = rt.db, user.claims, current.workspace_id
+
+st.title("Import")
+if not can_write(current.role):
+    st.info("Only agents and above import customers.")
+    st.stop()
+
+kind_name = st.segmented_control(
+    "Import", ["contact", "company"], format_func=lambda k: "Contacts" if k == "contact" else "Companies",
+    default="contact", key="import_kind", label_visibility="collapsed",
+)
+kind = kind_of(kind_name or "contact")
+
+uploaded = st.file_uploader(f"CSV or Excel file of {kind.plural}", type=["csv", "tsv", "txt", "xlsx"], key="import_file")
+if uploaded is None:
+    st.session_state.pop("import_result", None)
+    with st.container(border=True):
+        st.markdown(
+            f"**What the file should look like.** One {kind.label} per row and a first row naming the columns, "
+            + ("for example *First name, Last name, Email, Phone, Company, Country, Stage, Tags*. "
+               "Each contact needs a name or an email; companies named in a *Company* column are found by name "
+               "or created. " if kind.name == "contact" else
+               "for example *Name, Industry, Email, Phone, Website, Country, Stage, Tags*. Each company needs a name. ")
+            + "CSV (comma, semicolon or tab; UTF-8 or Windows encoding) or Excel .xlsx. You choose which column "
+            "fills which field next, and see every row checked before anything is saved."
+        )
+        st.download_button(
+            f"Download a template ({kind.plural})", data=importer.template_csv(kind),
+            file_name=f"relata-{kind.plural}-template.csv", mime="text/csv", icon=":material/download:",
+            key="import_template", on_click="ignore",
+        )
+    st.stop()
+
+data = uploaded.getvalue()
+try:
+    table = importer.read_table(data, uploaded.name)
+except UserError as exc:
+    st.error(str(exc))
+    st.stop()
+
+# A new file (or another record kind) starts from freshly guessed columns.
+signature = f"{kind.name}:{uploaded.name}:{hashlib.sha256(data).hexdigest()}"
+defs = custom_fields.definitions(db, claims, ws, kind.name)
+if st.session_state.get("import_signature") != signature:
+    st.session_state.import_signature = signature
+    st.session_state.pop("import_result", None)
+    for i, name in enumerate(importer.guess_mapping(table.headers, kind, defs).values()):
+        st.session_state[f"import_map_{i}"] = name or ""
+
+described = "Excel workbook" if table.format == "xlsx" else (
+    f"CSV, {table.encoding} encoding, {'tab' if table.delimiter == chr(9) else repr(table.delimiter)} delimiter")
+st.caption(f"{md_escape(uploaded.name)} · {described} · {len(table.headers)} columns")
+
+st.subheader("Columns")
+st.caption("Which field each column fills. Columns left on “ignore” are not imported.")
+choices = {"": "— ignore —", **importer.field_options(kind, defs)}
+grid = st.columns(3)
+mapping: dict[str, str | None] = {}
+for i, header in enumerate(table.headers):
+    key = f"import_map_{i}"
+    if st.session_state.get(key) not in choices:
+        st.session_state[key] = ""
+    mapping[header] = grid[i % 3].selectbox(header, list(choices), format_func=choices.get, key=key) or None
+used = [f for f in mapping.values() if f]
+repeated = sorted({choices[f] for f in used if used.count(f) > 1})
+if repeated:
+    st.warning("Several columns fill " + ", ".join(repeated) + "; only the first of them is used.")
+if kind.name == "contact" and not {"first_name", "last_name", "full_name", "email"} & set(used):
+    st.warning("Map a name or an email column: each contact needs one.")
+if kind.name == "company" and "name" not in used:
+    st.warning("Map the company name column: each company needs one.")
+
+st.subheader("Options")
+on_existing = st.radio(
+    "When a record with the same email already exists",
+    ["skip", "update"], format_func={"skip": "Skip it", "update": "Update it with the file's values"}.get,
+    key="import_existing", horizontal=True,
+)
+load_valid = st.checkbox(
+    "Load the valid rows even if some rows have problems", key="import_load_valid",
+    help="Otherwise a file with any rejected row loads nothing, so you can fix it and import it again.",
+)
+
+st.subheader("Preview")
+if used:
+    rows = attempt(lambda: importer.preview(db, claims, ws, kind, data, uploaded.name, mapping, on_existing=on_existing))
+    if rows:
+        icons = {"new": "✅ new", "update": "🔄 update", "skip": "⏭️ skip", "rejected": "❌ rejected"}
+        st.dataframe(
+            [{"Line": r.line, "Status": icons[r.status], "Check": r.reason,
+              **{h: (r.values[i] if i < len(r.values) else "") for i, h in enumerate(table.headers)}} for r in rows],
+            hide_index=True, key="import_preview_table",
+        )
+        st.caption(f"The first {len(rows)} rows, checked as the import will check them.")
+    elif rows is not None:
+        st.info("The file has a header row but no data rows.")
+else:
+    st.info("Map at least one column to see the preview.")
+
+if st.button(f"Import {kind.plural}", type="primary", icon=":material/upload:", key="import_run", disabled=not used):
+    bar = st.progress(0.0, text="Starting…")
+
+    def report(fraction: float, message: str) -> None:
+        bar.progress(min(max(fraction, 0.0), 1.0), text=message)
+
+    result = attempt(lambda: importer.run_import(
+        db, claims, ws, kind, data, uploaded.name, mapping, on_existing=on_existing,
+        load_valid_rows=load_valid, progress=report))
+    if result is not None:
+        st.session_state.import_result = result
+        message = importer.summary(result, kind)
+        st.toast(message, icon=":material/check_circle:" if result.written else ":material/error:")
+
+result = st.session_state.get("import_result")
+if result is not None:
+    st.subheader("Result")
+    (st.success if result.written else st.error)(importer.summary(result, kind))
+    added, updated, skipped, rejected = st.columns(4)
+    added.metric("Added", f"{result.inserted:,}")
+    updated.metric("Updated", f"{result.updated:,}")
+    skipped.metric("Skipped", f"{result.skipped:,}")
+    rejected.metric("Rejected", f"{len(result.rejected):,}")
+    if result.rejected:
+        st.download_button(
+            f"Download the {len(result.rejected):,} rejected rows (CSV)", data=importer.rejected_csv(result),
+            file_name=f"relata-{kind.plural}-rejected.csv", mime="text/csv", icon=":material/download:",
+            key="import_rejected_download", on_click="ignore",
+        )
+        st.dataframe(
+            [{"Line": line, "Reason": reason} for line, reason, _ in result.rejected[:200]],
+            hide_index=True, key="import_rejected_table",
+        )
+    if result.written and result.inserted + result.updated:
+        st.page_link("views/customers.py", label=f"Open the {kind.plural}", icon=":material/groups:")
