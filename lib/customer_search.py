@@ -85,19 +85,16 @@ def _where(kind: Kind, workspace_id: str, f: Filters, defs: list[custom_fields.F
         params["q"] = q
         params["pat"] = _like_pattern(q)
         digits = re.sub(r"\D", "", q)
+        # The matching runs in private.search_matches, on the trigram index: under row-level
+        # security Postgres cannot use an index for LIKE or `<%` (not leakproof); `id = any(…)` it can.
         if len(digits) >= 5 and re.fullmatch(r"[\d\s()+./-]+", q):
             # A phone number, typed in any format: match its digits (without trunk zeros).
             params["digits"] = _like_pattern(digits.lstrip("0"))
-            alternatives = ["c.search_text like %(digits)s"]
+            alternatives = [f"c.id = any(array(select private.search_matches('{kind.table}', %(ws)s, %(digits)s, null)))"]
         else:
-            alternatives = ["(c.search_text like private.fold(%(pat)s)"
-                            " or private.fold(%(q)s) operator(extensions.<%%) c.search_text)"]
+            alternatives = [f"c.id = any(array(select private.search_matches('{kind.table}', %(ws)s, %(pat)s, %(q)s)))"]
         if kind is CONTACT and "digits" not in params:
-            alternatives.append(
-                "c.company_id = any(array(select co.id from public.companies co where co.workspace_id = %(ws)s"
-                " and (co.search_text like private.fold(%(pat)s)"
-                "      or private.fold(%(q)s) operator(extensions.<%%) co.search_text)))"
-            )
+            alternatives.append("c.company_id = any(array(select private.search_matches('companies', %(ws)s, %(pat)s, %(q)s)))")
         parts.append(sql.SQL("(" + " or ".join(alternatives) + ")"))
     for column, values, cast in (("stage", f.stages, "text"), ("source", f.sources, "text"), ("country", f.countries, "text")):
         if values:
@@ -189,32 +186,40 @@ def _prepare(conn: psycopg.Connection, f: Filters) -> None:
         conn.execute("select set_config('pg_trgm.word_similarity_threshold', %s, true)", [str(SIMILARITY_THRESHOLD)])
 
 
+def page_query(conn: psycopg.Connection, workspace_id: str, kind: Kind, f: Filters, sort: str = "name",
+               after: tuple | None = None, limit: int = PAGE_SIZE) -> tuple[sql.Composed, sql.Composed, dict]:
+    """The SQL of one page (limit + 1 rows, to tell whether more follow), of its total, and their parameters."""
+    sort = effective_sort(f, sort)
+    defs = custom_fields.definitions_in(conn, workspace_id, kind.name)
+    where, params = _where(kind, workspace_id, f, defs)
+    expressions, descending = _order(kind, sort)
+    keys = expressions + ["c.id"]
+    if sort == "relevance":
+        keys = ["extensions.word_similarity(private.fold(%(q)s), c.search_text)", "c.id"]
+    key_list = ", ".join(keys)
+    keyset = sql.SQL("")
+    if after is not None:
+        placeholders = ", ".join(f"%(after_{i})s" for i in range(len(keys)))
+        for i, value in enumerate(after):
+            params[f"after_{i}"] = value
+        keyset = sql.SQL(f" and ({key_list}) {'<' if descending else '>'} ({placeholders})")
+    direction = " desc" if descending else ""
+    order = ", ".join(k + direction for k in keys)
+    query = sql.SQL(_select(kind, f)) + sql.SQL(" where ") + where + keyset + sql.SQL(
+        f" order by {order} limit {int(limit) + 1}")
+    count = sql.SQL("select count(*) as n from {table} c where ").format(table=kind.ident) + where
+    return query, count, params
+
+
 def page(db: Database, claims: Claims, workspace_id: str, kind: Kind, f: Filters, sort: str = "name",
          after: tuple | None = None, limit: int = PAGE_SIZE, with_total: bool = True) -> Page:
     """One page of records after the sort key `after` (None: the first page), and the total."""
     sort = effective_sort(f, sort)
     with db.as_user(claims) as conn:
         _prepare(conn, f)
-        defs = custom_fields.definitions_in(conn, workspace_id, kind.name)
-        where, params = _where(kind, workspace_id, f, defs)
-        expressions, descending = _order(kind, sort)
-        keys = expressions + ["c.id"]
-        if sort == "relevance":
-            keys = ["extensions.word_similarity(private.fold(%(q)s), c.search_text)", "c.id"]
-        key_list = ", ".join(keys)
-        keyset = sql.SQL("")
-        if after is not None:
-            placeholders = ", ".join(f"%(after_{i})s" for i in range(len(keys)))
-            for i, value in enumerate(after):
-                params[f"after_{i}"] = value
-            keyset = sql.SQL(f" and ({key_list}) {'<' if descending else '>'} ({placeholders})")
-        direction = " desc" if descending else ""
-        order = ", ".join(k + direction for k in keys)
-        query = sql.SQL(_select(kind, f)) + sql.SQL(" where ") + where + keyset + sql.SQL(
-            f" order by {order} limit {int(limit) + 1}")
+        query, count, params = page_query(conn, workspace_id, kind, f, sort, after, limit)
         rows = conn.execute(query, params).fetchall()
-        total = (conn.execute(sql.SQL("select count(*) as n from {table} c where ").format(table=kind.ident) + where,
-                              params).fetchone()["n"] if with_total else -1)
+        total = conn.execute(count, params).fetchone()["n"] if with_total else -1
     more = len(rows) > limit
     rows = rows[:limit]
     next_after = _sort_key(rows[-1], sort, kind) if more and rows else None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from lib import audit, workspaces
+from lib import audit, demo, workspaces
 from lib.csv_export import to_csv
 from ui import session
 from ui.forms import FieldSlots, attempt
@@ -64,17 +64,30 @@ members_col.metric("Members", info["members"])
 invites_col.metric("Open invitations", info["open_invitations"])
 since_col.metric("Since", f"{info['created_at']:%d %b %Y}")
 
-if info["members"] == 1:
+can_load_demo = workspaces.can_manage_members(current.role) and not demo.has_customers(
+    rt.db, user.claims, current.workspace_id)
+if info["members"] == 1 or can_load_demo:
     with st.container(border=True):
         st.subheader("Get started")
-        if workspaces.can_manage_members(current.role):
+        if info["members"] == 1 and workspaces.can_manage_members(current.role):
             st.write(
                 "Your workspace is ready. First, invite the people you work with: each gets a role "
                 "(admin, manager, agent or viewer) that decides what they may change."
             )
             st.page_link("views/settings.py", label="Invite your team", icon=":material/group_add:")
-        else:
+        elif info["members"] == 1:
             st.write("You are the only member so far. Ask an owner or admin to invite your colleagues.")
+        if can_load_demo:
+            st.write("No customers yet. Import your list, or look around first with a realistic demo workspace.")
+            if st.button("Load demo data", icon=":material/auto_awesome:", key="load_demo"):
+                bar = st.progress(0.0, text="Loading demo data…")
+                counts = attempt(lambda: demo.load_demo(
+                    rt.db, user.claims, current.workspace_id,
+                    progress=lambda fraction, label: bar.progress(fraction, text=f"Loading demo data: {label}…")))
+                if counts:
+                    st.session_state.flash = (f"Demo data loaded: {counts['companies']:,} companies, "
+                                              f"{counts['contacts']:,} contacts.")
+                    st.rerun()
 
 st.subheader("Recent activity")
 if not info["activity"]:

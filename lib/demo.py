@@ -1,0 +1,659 @@
+"""Demo data: a realistic, reproducible small-business workspace in a few seconds.
+
+`load_demo` fills an empty workspace with companies, contacts across the lifecycle, custom
+fields, activities, tasks and a few deals. Everything is generated from `random.Random` seeded
+with `seed` (one stream per purpose, so adding a step never changes what earlier steps made)
+and dated relative to `today`: two loads with the same seed hold the same names, emails,
+phones and stages. It runs as the signed-in user in one transaction, through row-level security
+and every trigger, with one set-based `INSERT … SELECT … FROM unnest(arrays)` per table.
+
+Later issues add their records by appending a `Step` to `STEPS`; a step reads what earlier
+steps made from the `Demo` context (`demo.companies`, `demo.contacts`, …) and returns how many
+rows it inserted.
+
+    python -m lib.demo --workspace WORKSPACE_ID --email USER_EMAIL   # fill an existing workspace
+    python -m lib.demo --new                                         # a new demo user and workspace
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import secrets
+import sys
+import unicodedata
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Any, Callable
+
+import phonenumbers
+import psycopg
+from psycopg import sql
+
+from lib.db import Claims, Database
+from lib.errors import UserError
+
+# -- vocabulary -----------------------------------------------------------------------------------
+
+# country -> (weight, language, currency, legal suffixes, cities with a postal code pattern)
+COUNTRIES: dict[str, tuple[int, str, str, tuple[str, ...], tuple[tuple[str, str], ...]]] = {
+    "GB": (18, "en", "GBP", ("Ltd", "Ltd", "LLP"), (("London", "EC1A #@@"), ("Manchester", "M1 #@@"),
+                                                    ("Bristol", "BS1 #@@"), ("Leeds", "LS1 #@@"), ("Edinburgh", "EH1 #@@"))),
+    "DE": (14, "de", "EUR", ("GmbH", "GmbH", "KG"), (("Berlin", "10###"), ("Hamburg", "20###"), ("München", "80###"),
+                                                     ("Köln", "50###"), ("Düsseldorf", "40###"))),
+    "FR": (14, "fr", "EUR", ("SARL", "SAS"), (("Paris", "750##"), ("Lyon", "6900#"), ("Marseille", "130##"),
+                                               ("Nantes", "44###"), ("Besançon", "25000"))),
+    "US": (10, "en", "USD", ("Inc.", "LLC"), (("New York", "100##"), ("Boston", "021##"), ("Austin", "787##"),
+                                               ("Portland", "972##"))),
+    "NL": (8, "nl", "EUR", ("B.V.",), (("Amsterdam", "10## @@"), ("Rotterdam", "30## @@"), ("Utrecht", "35## @@"))),
+    "ES": (8, "es", "EUR", ("S.L.", "S.A."), (("Madrid", "280##"), ("Barcelona", "080##"), ("Sevilla", "410##"),
+                                              ("Málaga", "290##"))),
+    "IT": (7, "it", "EUR", ("S.r.l.", "S.p.A."), (("Milano", "201##"), ("Roma", "001##"), ("Torino", "101##"))),
+    "IE": (4, "en", "EUR", ("Ltd",), (("Dublin", "D0# @@@#"), ("Cork", "T12 @@@#"))),
+    "BE": (4, "nl", "EUR", ("BV", "SRL"), (("Bruxelles", "1000"), ("Antwerpen", "2000"), ("Liège", "4000"))),
+    "SE": (4, "sv", "SEK", ("AB",), (("Stockholm", "111 ##"), ("Göteborg", "411 ##"), ("Malmö", "211 ##"))),
+    "PT": (3, "pt", "EUR", ("Lda",), (("Lisboa", "1000-###"), ("Porto", "4000-###"))),
+    "CH": (2, "de", "CHF", ("AG", "GmbH"), (("Zürich", "80##"), ("Genève", "120#"), ("Basel", "40##"))),
+    "AT": (2, "de", "EUR", ("GmbH",), (("Wien", "10#0"), ("Graz", "80#0"), ("Salzburg", "5020"))),
+    "DK": (1, "da", "DKK", ("ApS",), (("København", "1###"), ("Aarhus", "8000"))),
+    "PL": (1, "pl", "PLN", ("Sp. z o.o.",), (("Warszawa", "00-###"), ("Kraków", "30-###"))),
+}
+FIRST_NAMES = {
+    "en": "Oliver Amelia George Isla Harry Ava Jack Mia Noah Emily Liam Sophie Ethan Grace James Chloe Aoife "
+          "Seán Siobhán Ciarán Olivia Henry Charlotte Thomas Lucy Daniel Hannah Samuel Ella Matthew",
+    "de": "Lukas Anna Jonas Lea Leon Hannah Felix Sophie Maximilian Marie Jürgen Jörg Björn Käthe Günter Paul "
+          "Emilia Finn Mia Elias Lena Tobias Johanna Moritz Frieda",
+    "fr": "Léa Chloé Manon Camille Zoé Lucas Hugo Louis Gabriel Jules Raphaël Élodie François Hélène Jérôme "
+          "Anaïs Noémie Benoît Inès Théo Clémence Mathéo Océane Cédric",
+    "nl": "Daan Sem Emma Julia Lotte Bram Sanne Thijs Femke Joost Anouk Ruben Fleur Jesse Noor Sven Eva Lars",
+    "es": "Lucía Sofía Martina María Hugo Martín Pablo Álvaro Alejandro Daniel Inés José Íñigo Begoña Carmen "
+          "Javier Elena Sergio Paula Andrés",
+    "it": "Leonardo Francesco Alessandro Lorenzo Sofia Giulia Aurora Alice Ginevra Niccolò Matteo Chiara "
+          "Federica Andrea Beatrice Tommaso",
+    "sv": "Alice Maja Elsa Astrid Lars Erik Oskar Björn Ingrid Magnus Linnéa Johan Sara Nils",
+    "da": "Søren Mette Freja Magnus Ida Mads Sofie Rasmus Line Frederik",
+    "pt": "João Maria Beatriz Tomás Inês Gonçalo Leonor Duarte Mariana Rodrigo Catarina Afonso",
+    "pl": "Zofia Jan Jakub Łucja Wiktoria Kacper Michał Agnieszka Małgorzata Paweł",
+}
+LAST_NAMES = {
+    "en": "Smith Jones Taylor Brown Williams Wilson Evans Thomas Roberts Walker Wright Thompson White Hughes "
+          "Edwards Green Murphy Kelly O'Brien Walsh Johnson Miller Davis Clarke Patel Harris Lewis Baker",
+    "de": "Müller Schmidt Schneider Fischer Weber Meyer Wagner Becker Schulz Hoffmann Schäfer Koch Bauer "
+          "Richter Klein Wolf Schröder Neumann Schwarz Zimmermann Krüger Hofmann Weiß Groß Lehmann",
+    "fr": "Martin Bernard Dubois Thomas Robert Richard Petit Durand Leroy Moreau Simon Laurent Lefèvre Michel "
+          "Fontaine Rousseau Chevalier Faure Gauthier Mercier Bérenger Girard Lemaître",
+    "nl": "de\u00a0Jong Jansen de\u00a0Vries van\u00a0den\u00a0Berg van\u00a0Dijk Bakker Janssen Visser Smit Meijer "
+          "de\u00a0Boer Mulder de\u00a0Groot Bos Vos Peters Hendriks Dekker",
+    "es": "García Rodríguez González Fernández López Martínez Sánchez Pérez Gómez Martín Jiménez Ruiz "
+          "Hernández Díaz Moreno Muñoz Álvarez Romero Navarro Ortega",
+    "it": "Rossi Russo Ferrari Esposito Bianchi Romano Colombo Ricci Marino Greco Bruno Gallo Conti "
+          "De\u00a0Luca Costa Fontana Moretti",
+    "sv": "Andersson Johansson Karlsson Nilsson Eriksson Larsson Olsson Persson Ström Åberg Lindqvist Berg",
+    "da": "Jensen Nielsen Hansen Pedersen Sørensen Rasmussen Christensen Larsen Møller",
+    "pt": "Silva Santos Ferreira Pereira Oliveira Costa Rodrigues Martins Gonçalves Simões Sousa",
+    "pl": "Nowak Kowalski Wiśniewski Wójcik Kowalczyk Kamiński Lewandowski Zieliński Szymański",
+}
+LANGUAGES = {"en": "English", "de": "German", "fr": "French", "nl": "Dutch", "es": "Spanish", "it": "Italian",
+             "sv": "Swedish", "da": "Danish", "pt": "Portuguese", "pl": "Polish"}
+STREETS = {
+    "en": ("High Street", "Station Road", "Church Lane", "Mill Road", "Park Avenue"),
+    "de": ("Hauptstraße", "Bahnhofstraße", "Schillerstraße", "Gartenweg", "Lindenallee"),
+    "fr": ("rue de la République", "avenue Victor-Hugo", "rue des Écoles", "boulevard Pasteur"),
+    "nl": ("Kerkstraat", "Dorpsstraat", "Stationsweg", "Molenweg"),
+    "es": ("Calle Mayor", "Avenida de la Constitución", "Calle Real", "Plaza de España"),
+    "it": ("Via Roma", "Via Garibaldi", "Corso Italia", "Via Dante"),
+    "sv": ("Storgatan", "Drottninggatan", "Kungsgatan"),
+    "da": ("Vestergade", "Østergade", "Nørregade"),
+    "pt": ("Rua Augusta", "Avenida da Liberdade", "Rua do Carmo"),
+    "pl": ("ulica Długa", "ulica Polna", "ulica Lipowa"),
+}
+BRANDS = ("Harbour", "Northwind", "Bluebell", "Granite", "Copper Kettle", "Silverline", "Oak & Ivy", "Meridian",
+          "Atlas", "Lighthouse", "Kestrel", "Juniper", "Riverside", "Sunflower", "Evergreen", "Foxglove", "Summit",
+          "Brightwater", "Maple", "Cobalt", "Wildflower", "Ironbridge", "Saffron", "Pinecone", "Old Mill", "Nimbus",
+          "Larkspur", "Seaside", "Hilltop", "Redwood", "Willow", "Orchard", "Starling", "Thistle", "Quayside",
+          "Amber", "Hazel", "Falcon", "Marigold", "Clover")
+# what the company does -> industry
+TRADES = {
+    "Bikes": "Retail", "Coffee Roasters": "Food & drink", "Bakery": "Food & drink", "Print Studio": "Printing",
+    "Logistics": "Transport", "Dental Care": "Health", "Architects": "Architecture", "Garden Centre": "Retail",
+    "Software": "IT services", "Consulting": "Professional services", "Brewing": "Food & drink",
+    "Florist": "Retail", "Plumbing": "Construction", "Builders": "Construction", "Accountants": "Finance",
+    "Physio": "Health", "Yoga Studio": "Fitness", "Catering": "Hospitality", "Hotel": "Hospitality",
+    "Design": "Creative", "Photography": "Creative", "Electrics": "Construction", "Cleaning": "Facility services",
+    "Pet Care": "Services", "Books": "Retail", "Wine Merchants": "Retail", "Optician": "Health",
+    "Language School": "Education", "Travel": "Travel", "Furniture": "Manufacturing",
+}
+TITLES = ("Owner", "Managing Director", "Office Manager", "Head of Purchasing", "Operations Manager",
+          "Marketing Manager", "Accountant", "Sales Manager", "Assistant", "CEO", "Founder", "Store Manager", None)
+TAGS = ("vip", "newsletter", "wholesale", "trade-fair-2025", "referral", "partner", "b2b", "b2c", "priority",
+        "event", "webinar", "reseller")
+SOURCES = ("Website", "Referral", "Trade fair", "Cold call", "LinkedIn", "Google Ads", "Partner", "Newsletter",
+           "Walk-in", "Import")
+CONSENT_SOURCES = ("Website form", "Newsletter sign-up", "Trade fair", "In store", "Phone call")
+ACTIVITY_SUBJECTS = {
+    "call": ("Intro call", "Follow-up call", "Called about the quote", "Support call", "Renewal call",
+             "Checked in after delivery"),
+    "email": ("Sent the price list", "Quote sent", "Order confirmation", "Answered a question about delivery",
+              "Invoice reminder", "Newsletter reply"),
+    "meeting": ("Visit at their office", "Product demo", "Quarterly review", "Lunch meeting", "Met at the trade fair"),
+    "chat": ("Website chat: opening hours", "Chat about stock levels", "Chat: order status"),
+    "social": ("LinkedIn message", "Replied to a comment", "Instagram DM about the new range"),
+    "note": ("Prefers email to calls", "Budget approved for next quarter", "Decision maker is on holiday until Monday",
+             "Asked for a discount on volume"),
+}
+ACTIVITY_BODIES = (
+    None, None, "Went well. **Next step:** send the updated offer.", "They asked about delivery times to {city}.",
+    "- wants 3 quotes\n- decides by the end of the month", "Happy with the last order; mentioned a colleague who may "
+    "need the same.", "No answer, left a voicemail.", "Interested, but not before next quarter.",
+)
+TASK_TITLES = ("Call back about the quote", "Send the contract", "Prepare the renewal offer", "Follow up on the invoice",
+               "Book a product demo", "Send the catalogue", "Check in after delivery", "Ask for a referral",
+               "Update the price list", "Schedule the quarterly review")
+DEAL_TITLES = ("Annual plan", "First order", "Spring range", "Service contract", "Website project", "Bulk order",
+               "Renewal", "Extension")
+
+# Lifecycle mix: companies, and contacts without a company.
+STAGE_WEIGHTS = {"lead": 30, "prospect": 22, "customer": 38, "churned": 10}
+CHANNELS = ("call", "email", "meeting", "chat", "social", "note")
+CHANNEL_WEIGHTS = (30, 35, 12, 8, 5, 10)
+CUSTOM_FIELDS = (
+    # record type, key, label, field type, options
+    ("company", "employees", "Employees", "number", ()),
+    ("company", "plan", "Plan", "select", ("Starter", "Growth", "Enterprise")),
+    ("contact", "preferred_language", "Preferred language", "select", tuple(LANGUAGES.values())),
+    ("contact", "birthday", "Birthday", "date", ()),
+)
+
+
+# -- the load -------------------------------------------------------------------------------------
+
+@dataclass
+class Demo:
+    """What the steps share: the transaction, where and when, and the records made so far."""
+
+    conn: psycopg.Connection
+    workspace_id: str
+    user_id: str
+    seed: int
+    today: date
+    members: list[str]
+    companies: list[dict] = field(default_factory=list)
+    contacts: list[dict] = field(default_factory=list)
+    custom_keys: set[str] = field(default_factory=set)  # custom fields the demo may fill
+    extra: dict[str, Any] = field(default_factory=dict)  # for later steps' own records
+
+    @property
+    def now(self) -> datetime:
+        """The reference instant: noon UTC on `today` (so dates do not depend on the clock)."""
+        return datetime.combine(self.today, time(12), tzinfo=timezone.utc)
+
+    def rng(self, purpose: str) -> random.Random:
+        """A random stream of its own per purpose: one step's draws never shift another's."""
+        return random.Random(f"{self.seed}:{purpose}")
+
+    def owner(self, rng: random.Random) -> str | None:
+        """A member, or (one time in ten) nobody."""
+        return None if rng.random() < 0.1 else rng.choice(self.members)
+
+
+@dataclass(frozen=True)
+class Step:
+    key: str  # name of the count in load_demo's result
+    label: str  # shown beside the progress bar
+    run: Callable[[Demo], int]  # inserts its rows, returns how many
+    weight: float = 1.0  # share of the progress bar
+
+
+def insert_rows(conn: psycopg.Connection, table: str, columns: dict[str, str], rows: list[dict]) -> int:
+    """All `rows` in one `INSERT … SELECT … FROM unnest(…)`: one round trip, one array per column.
+
+    `columns` maps column -> Postgres type; `jsonb` values go as JSON text, `text[]` values as
+    lists of strings without commas.
+    """
+    if not rows:
+        return 0
+    names = list(columns)
+    sent = {"jsonb": "text", "text[]": "text"}
+    arrays, selects = [], []
+    for name in names:
+        kind = columns[name]
+        values = [row.get(name) for row in rows]
+        if kind == "jsonb":
+            values = [None if v is None else json.dumps(v) for v in values]
+            selects.append(sql.SQL("u.{}::jsonb").format(sql.Identifier(name)))
+        elif kind == "text[]":
+            values = [",".join(v or ()) for v in values]
+            selects.append(sql.SQL("coalesce(string_to_array(nullif(u.{0}, ''), ','), '{{}}')").format(sql.Identifier(name)))
+        else:
+            selects.append(sql.SQL("u.{}").format(sql.Identifier(name)))
+        arrays.append((values, sent.get(kind, kind)))
+    query = sql.SQL("insert into {table} ({cols}) select {selects} from unnest({arrays}) as u ({cols})").format(
+        table=sql.Identifier("public", table),
+        cols=sql.SQL(", ").join(map(sql.Identifier, names)),
+        selects=sql.SQL(", ").join(selects),
+        arrays=sql.SQL(", ").join(sql.SQL("%s::{}[]").format(sql.SQL(kind)) for _, kind in arrays),
+    )
+    return conn.execute(query, [values for values, _ in arrays]).rowcount
+
+
+def _ascii(text: str) -> str:
+    """`Zoë Søren-Łucja` -> `zoe soren-lucja`: for email addresses and web domains."""
+    text = text.lower().translate(str.maketrans({"ø": "o", "ł": "l", "ß": "ss", "æ": "ae", "œ": "oe", "'": ""}))
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+
+
+def _slug(text: str, sep: str = "-") -> str:
+    return sep.join("".join(c if c.isalnum() else " " for c in _ascii(text)).split())
+
+
+def _pattern(rng: random.Random, pattern: str) -> str:
+    """`#` a digit, `@` a capital letter."""
+    return "".join(str(rng.randint(0, 9)) if c == "#" else chr(rng.randint(65, 90)) if c == "@" else c for c in pattern)
+
+
+def phone_number(rng: random.Random, country: str, mobile: bool = True) -> str:
+    """A valid E.164 number of `country`: its example number with the last digits drawn anew."""
+    kind = phonenumbers.PhoneNumberType.MOBILE if mobile else phonenumbers.PhoneNumberType.FIXED_LINE
+    example = phonenumbers.example_number_for_type(country, kind)
+    national = str(example.national_number)
+    keep = max(2, len(national) - 6)
+    for _ in range(50):
+        candidate = national[:keep] + "".join(str(rng.randint(0, 9)) for _ in range(len(national) - keep))
+        number = phonenumbers.parse(f"+{example.country_code}{candidate}")
+        if phonenumbers.is_valid_number(number):
+            return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _weighted(rng: random.Random, weights: dict[str, int]) -> str:
+    return rng.choices(list(weights), weights=list(weights.values()))[0]
+
+
+def _stage_dates(rng: random.Random, stage: str, now: datetime) -> dict[str, datetime | None]:
+    """When each stage up to `stage` was entered, going back from now (leads: up to a year ago)."""
+    dates: dict[str, datetime | None] = dict.fromkeys(("lead_at", "prospect_at", "customer_at", "churned_at"))
+    gaps = {"churned_at": (120, 700), "customer_at": (7, 120), "prospect_at": (3, 60)}
+    latest = {"lead": (0, 365), "prospect": (1, 300), "customer": (10, 900), "churned": (5, 300)}[stage]
+    order = ["lead_at", "prospect_at", "customer_at", "churned_at"]
+    reached = order[: order.index(stage + "_at") + 1]
+    when = now - timedelta(days=rng.randint(*latest), minutes=rng.randint(0, 600))
+    for column in reversed(reached):
+        dates[column] = when
+        if column in gaps:
+            when -= timedelta(days=rng.randint(*gaps[column]), minutes=rng.randint(0, 600))
+    return dates
+
+
+def _address(rng: random.Random, country: str) -> dict[str, str]:
+    language, cities = COUNTRIES[country][1], COUNTRIES[country][4]
+    city, postal = rng.choice(cities)
+    street = rng.choice(STREETS[language])
+    number = rng.randint(1, 180)
+    address = f"{number} {street}" if language in ("en", "fr") else f"{street} {number}"
+    return {"city": city, "postal_code": _pattern(rng, postal), "address": address, "language": language}
+
+
+def _tags(rng: random.Random, k_max: int = 3) -> list[str]:
+    return sorted(rng.sample(TAGS, rng.choice((0, 0, 1, 1, 2, k_max))))
+
+
+def _consent(rng: random.Random, created: datetime, now: datetime) -> dict[str, Any]:
+    if rng.random() < 0.55:
+        return {"consent": True, "consent_source": rng.choice(CONSENT_SOURCES),
+                "consent_at": min(now, created + timedelta(days=rng.randint(0, 30)))}
+    return {"consent": False, "consent_source": None, "consent_at": None}
+
+
+def _countries(rng: random.Random, n: int) -> list[str]:
+    return rng.choices(list(COUNTRIES), weights=[c[0] for c in COUNTRIES.values()], k=n)
+
+
+# -- steps ----------------------------------------------------------------------------------------
+
+def make_custom_fields(demo: Demo) -> int:
+    """The demo's custom fields; a field of the same key the workspace already has is kept, and
+    filled only if it is of the same kind."""
+    rows = [{"workspace_id": demo.workspace_id, "record_type": r, "key": k, "label": label, "field_type": t,
+             "options": list(options), "position": i} for i, (r, k, label, t, options) in enumerate(CUSTOM_FIELDS)]
+    query = sql.SQL(
+        "insert into public.custom_field_definitions (workspace_id, record_type, key, label, field_type, options, position)"
+        " select u.workspace_id, u.record_type, u.key, u.label, u.field_type,"
+        "  coalesce(string_to_array(nullif(u.options, ''), ','), '{}'), u.position"
+        " from unnest(%s::uuid[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::int[])"
+        "  as u (workspace_id, record_type, key, label, field_type, options, position)"
+        " on conflict (workspace_id, record_type, key) do nothing"
+    )
+    columns = ["workspace_id", "record_type", "key", "label", "field_type", "options", "position"]
+    arrays = [[",".join(r[c]) if c == "options" else r[c] for r in rows] for c in columns]
+    inserted = demo.conn.execute(query, arrays).rowcount
+    existing = demo.conn.execute(
+        "select record_type, key, field_type, options from public.custom_field_definitions where workspace_id = %s",
+        [demo.workspace_id],
+    ).fetchall()
+    wanted = {(r, k): (t, set(o)) for r, k, _, t, o in CUSTOM_FIELDS}
+    for row in existing:
+        want = wanted.get((row["record_type"], row["key"]))
+        if want and want[0] == row["field_type"] and want[1] <= set(row["options"]):
+            demo.custom_keys.add(f"{row['record_type']}.{row['key']}")
+    return inserted
+
+
+COMPANY_COLUMNS = {
+    "id": "uuid", "workspace_id": "uuid", "name": "text", "email": "text", "phone": "text", "website": "text",
+    "industry": "text", "address": "text", "city": "text", "postal_code": "text", "country": "text",
+    "owner_id": "uuid", "source": "text", "stage": "text", "lead_at": "timestamptz", "prospect_at": "timestamptz",
+    "customer_at": "timestamptz", "churned_at": "timestamptz", "tags": "text[]", "consent": "boolean",
+    "consent_at": "timestamptz", "consent_source": "text", "custom": "jsonb", "notes": "text",
+    "created_at": "timestamptz",
+}
+CONTACT_COLUMNS = {
+    "id": "uuid", "workspace_id": "uuid", "company_id": "uuid", "first_name": "text", "last_name": "text",
+    "title": "text", "email": "text", "phone": "text", "address": "text", "city": "text", "postal_code": "text",
+    "country": "text", "owner_id": "uuid", "source": "text", "stage": "text", "lead_at": "timestamptz",
+    "prospect_at": "timestamptz", "customer_at": "timestamptz", "churned_at": "timestamptz", "tags": "text[]",
+    "consent": "boolean", "consent_at": "timestamptz", "consent_source": "text", "custom": "jsonb",
+    "created_at": "timestamptz",
+}
+N_COMPANIES = 500
+N_CONTACTS = 3000
+
+
+def _plan_companies(demo: Demo, n: int) -> list[dict]:
+    rng, owners = demo.rng("companies"), demo.rng("companies.owners")
+    pairs = rng.sample([(b, t) for b in BRANDS for t in TRADES], n)
+    countries = _countries(rng, n)
+    companies = []
+    for (brand, trade), country in zip(pairs, countries):
+        suffix = rng.choice(COUNTRIES[country][3])
+        domain = _slug(f"{brand} {trade}") + ".example"
+        stage = _weighted(rng, STAGE_WEIGHTS)
+        dates = _stage_dates(rng, stage, demo.now)
+        place = _address(rng, country)
+        custom: dict[str, Any] = {}
+        if "company.employees" in demo.custom_keys and rng.random() < 0.8:
+            custom["employees"] = int(rng.paretovariate(1.2) * 3)
+        if "company.plan" in demo.custom_keys and stage in ("customer", "churned"):
+            custom["plan"] = rng.choices(("Starter", "Growth", "Enterprise"), (55, 35, 10))[0]
+        companies.append({
+            "id": str(uuid.uuid4()), "workspace_id": demo.workspace_id, "name": f"{brand} {trade} {suffix}",
+            "email": f"{rng.choice(('info', 'hello', 'contact', 'office'))}@{domain}",
+            "phone": phone_number(rng, country, mobile=False), "website": f"https://www.{domain}",
+            "industry": TRADES[trade], "address": place["address"], "city": place["city"],
+            "postal_code": place["postal_code"], "country": country, "owner_id": demo.owner(owners),
+            "source": rng.choice(SOURCES), "stage": stage, **dates, "tags": _tags(rng),
+            **_consent(rng, dates["lead_at"], demo.now), "custom": custom, "created_at": dates["lead_at"],
+            "notes": rng.choice((None, None, None, "Delivery to the back entrance.", "Pays by bank transfer, 30 days.")),
+            "domain": domain, "language": place["language"],
+        })
+    return companies
+
+
+def make_companies(demo: Demo) -> int:
+    demo.companies = _plan_companies(demo, N_COMPANIES)
+    return insert_rows(demo.conn, "companies", COMPANY_COLUMNS, demo.companies)
+
+
+def _contact_stage(rng: random.Random, company_stage: str | None) -> str:
+    if company_stage is None or rng.random() < 0.2:
+        return _weighted(rng, STAGE_WEIGHTS)
+    return company_stage
+
+
+def _plan_contacts(demo: Demo, n: int) -> list[dict]:
+    rng, owners = demo.rng("contacts"), demo.rng("contacts.owners")
+    taken: set[str] = set()
+    contacts = []
+    for i in range(n):
+        company = rng.choice(demo.companies) if rng.random() < 0.85 else None
+        country = company["country"] if company and rng.random() < 0.9 else _countries(rng, 1)[0]
+        language = COUNTRIES[country][1]
+        first, last = rng.choice(FIRST_NAMES[language].split()), rng.choice(LAST_NAMES[language].split())
+        last = last.replace("\u00a0", " ")
+        domain = company["domain"] if company else rng.choice(("mail.example", "post.example", "inbox.example"))
+        local = f"{_slug(first, '')}.{_slug(last, '')}"
+        email = f"{local}@{domain}"
+        k = 2
+        while email in taken:
+            email, k = f"{local}{k}@{domain}", k + 1
+        taken.add(email)
+        stage = _contact_stage(rng, company["stage"] if company else None)
+        dates = _stage_dates(rng, stage, demo.now)
+        place = _address(rng, country)
+        custom: dict[str, Any] = {}
+        if "contact.preferred_language" in demo.custom_keys and rng.random() < 0.7:
+            custom["preferred_language"] = LANGUAGES[language]
+        if "contact.birthday" in demo.custom_keys and rng.random() < 0.25:
+            custom["birthday"] = (date(1950, 1, 1) + timedelta(days=rng.randint(0, 18000))).isoformat()
+        contacts.append({
+            "id": str(uuid.uuid4()), "workspace_id": demo.workspace_id, "company_id": company["id"] if company else None,
+            "first_name": first, "last_name": last, "title": rng.choice(TITLES) if company else None,
+            "email": None if rng.random() < 0.03 else email,
+            "phone": phone_number(rng, country) if rng.random() < 0.8 else None,
+            **({k: place[k] for k in ("address", "city", "postal_code")} if company is None else
+               {"address": None, "city": company["city"], "postal_code": None}),
+            "country": country, "owner_id": company["owner_id"] if company and i % 4 else demo.owner(owners),
+            "source": rng.choice(SOURCES), "stage": stage, **dates, "tags": _tags(rng),
+            **_consent(rng, dates["lead_at"], demo.now), "custom": custom, "created_at": dates["lead_at"],
+        })
+    return contacts
+
+
+def _plan_activities(demo: Demo) -> list[dict]:
+    """Several per customer over the last 18 months; fewer for prospects and leads; all channels."""
+    rng = demo.rng("activities")
+    per_stage = {"customer": (3, 10), "churned": (2, 6), "prospect": (1, 4), "lead": (0, 2)}
+    window = timedelta(days=548)
+    rows = []
+    for contact in demo.contacts:
+        low, high = per_stage[contact["stage"]]
+        start = max(contact["created_at"], demo.now - window)
+        end = contact["churned_at"] or demo.now
+        if end <= start:
+            continue
+        span = (end - start).total_seconds()
+        for _ in range(rng.randint(low, high)):
+            channel = rng.choices(CHANNELS, CHANNEL_WEIGHTS)[0]
+            body = rng.choice(ACTIVITY_BODIES)
+            rows.append({
+                "id": str(uuid.uuid4()), "workspace_id": demo.workspace_id, "contact_id": contact["id"],
+                "company_id": contact["company_id"], "channel": channel,
+                "direction": None if channel == "note" else rng.choice(("inbound", "outbound")),
+                "subject": rng.choice(ACTIVITY_SUBJECTS[channel]),
+                "body": body.format(city=contact["city"] or "them") if body else None,
+                "occurred_at": start + timedelta(seconds=rng.uniform(0, span)),
+                "created_by": contact["owner_id"] or demo.user_id,
+            })
+    for company in demo.companies:
+        if company["stage"] == "customer" and rng.random() < 0.5:
+            rows.append({
+                "id": str(uuid.uuid4()), "workspace_id": demo.workspace_id, "contact_id": None,
+                "company_id": company["id"], "channel": "meeting", "direction": "outbound",
+                "subject": "Account review", "body": "Reviewed last year's orders and next year's needs.",
+                "occurred_at": demo.now - timedelta(days=rng.randint(1, 500), hours=rng.randint(0, 8)),
+                "created_by": company["owner_id"] or demo.user_id,
+            })
+    return rows
+
+
+def make_contacts(demo: Demo) -> int:
+    demo.contacts = _plan_contacts(demo, N_CONTACTS)
+    return insert_rows(demo.conn, "contacts", CONTACT_COLUMNS, demo.contacts)
+
+
+def make_activities(demo: Demo) -> int:
+    """Newest first, so the trigger keeping "last contacted" moves each record once, not once per activity."""
+    rows = sorted(_plan_activities(demo), key=lambda a: a["occurred_at"], reverse=True)
+    columns = {"id": "uuid", "workspace_id": "uuid", "contact_id": "uuid", "company_id": "uuid", "channel": "text",
+               "direction": "text", "subject": "text", "body": "text", "occurred_at": "timestamptz",
+               "created_by": "uuid"}
+    return insert_rows(demo.conn, "activities", columns, rows)
+
+
+def make_tasks(demo: Demo) -> int:
+    """Open tasks overdue, due today and upcoming, and done ones; the loading user gets a share."""
+    rng, who = demo.rng("tasks"), demo.rng("tasks.assignees")
+    rows = []
+    candidates = [c for c in demo.contacts if c["stage"] in ("customer", "prospect", "lead")]
+    for contact in rng.sample(candidates, min(700, len(candidates))):
+        bucket = rng.choices(("overdue", "today", "upcoming", "done"), (15, 8, 47, 30))[0]
+        due = demo.today + timedelta(days={"overdue": -rng.randint(1, 30), "today": 0,
+                                           "upcoming": rng.randint(1, 45), "done": -rng.randint(1, 120)}[bucket])
+        assignee = demo.user_id if who.random() < 0.35 else (contact["owner_id"] or who.choice(demo.members))
+        rows.append({
+            "id": str(uuid.uuid4()), "workspace_id": demo.workspace_id, "contact_id": contact["id"],
+            "company_id": None, "title": rng.choice(TASK_TITLES), "due_date": due, "assignee_id": assignee,
+            "priority": rng.choices(("low", "normal", "high", "urgent"), (20, 55, 20, 5))[0],
+            "done_at": datetime.combine(due, time(15), tzinfo=timezone.utc) if bucket == "done" else None,
+            "notes": rng.choice((None, None, "See the last email.", "They prefer mornings.")),
+            "created_at": min(demo.now, datetime.combine(due, time(9), tzinfo=timezone.utc) - timedelta(days=rng.randint(1, 20))),
+        })
+    columns = {"id": "uuid", "workspace_id": "uuid", "contact_id": "uuid", "company_id": "uuid", "title": "text",
+               "due_date": "date", "assignee_id": "uuid", "priority": "text", "done_at": "timestamptz",
+               "notes": "text", "created_at": "timestamptz"}
+    return insert_rows(demo.conn, "tasks", columns, rows)
+
+
+def make_deals(demo: Demo) -> int:
+    """A few deals: won for customers, open for prospects, lost for some churned contacts."""
+    rng = demo.rng("deals")
+    by_id = {c["id"]: c for c in demo.companies}
+    rows = []
+    for contact in demo.contacts:
+        chance = {"customer": 0.1, "prospect": 0.12, "churned": 0.15, "lead": 0.0}[contact["stage"]]
+        if rng.random() >= chance:
+            continue
+        status = {"customer": "won", "prospect": "open", "churned": "lost"}[contact["stage"]]
+        company = by_id.get(contact["company_id"])
+        closed = contact["customer_at"] if status == "won" else contact["churned_at"] if status == "lost" else None
+        rows.append({
+            "id": str(uuid.uuid4()), "workspace_id": demo.workspace_id, "contact_id": contact["id"],
+            "company_id": contact["company_id"],
+            "title": f"{rng.choice(DEAL_TITLES)} – {company['name'] if company else contact['last_name']}",
+            "value": round(rng.lognormvariate(8, 1)), "currency": COUNTRIES[contact["country"]][2],
+            "status": status, "closed_at": closed, "owner_id": contact["owner_id"], "source": contact["source"],
+            "expected_close_date": demo.today + timedelta(days=rng.randint(7, 90)) if status == "open" else None,
+            "created_at": contact["prospect_at"] or contact["lead_at"],
+        })
+    columns = {"id": "uuid", "workspace_id": "uuid", "contact_id": "uuid", "company_id": "uuid", "title": "text",
+               "value": "numeric", "currency": "text", "status": "text", "closed_at": "timestamptz",
+               "owner_id": "uuid", "source": "text", "expected_close_date": "date", "created_at": "timestamptz"}
+    return insert_rows(demo.conn, "deals", columns, rows)
+
+
+STEPS: list[Step] = [
+    Step("custom_fields", "Custom fields", make_custom_fields, 0.2),
+    Step("companies", "Companies", make_companies, 0.5),
+    Step("contacts", "Contacts", make_contacts, 2),
+    Step("activities", "Activities", make_activities, 3),
+    Step("tasks", "Tasks", make_tasks, 0.5),
+    Step("deals", "Deals", make_deals, 0.3),
+]
+
+
+def has_customers(db: Database, claims: Claims, workspace_id: str) -> bool:
+    """Whether the workspace already holds contacts or companies (demo data is for empty ones)."""
+    with db.as_user(claims) as conn:
+        return _has_customers(conn, workspace_id)
+
+
+def _has_customers(conn: psycopg.Connection, workspace_id: str) -> bool:
+    return conn.execute(
+        "select exists (select 1 from public.contacts where workspace_id = %(ws)s)"
+        " or exists (select 1 from public.companies where workspace_id = %(ws)s) as found",
+        {"ws": workspace_id},
+    ).fetchone()["found"]
+
+
+def load_demo(db: Database, claims: Claims, workspace_id: str, seed: int = 42,
+              progress: Callable[[float, str], None] | None = None, today: date | None = None) -> dict[str, int]:
+    """Fill an empty workspace with demo records as `claims` (an owner or admin); {step: rows}.
+
+    All or nothing: one transaction. `progress(fraction, text)` is called before each step.
+    """
+    today = today or date.today()
+    with db.as_user(claims) as conn:
+        conn.execute("select pg_advisory_xact_lock(hashtext('relata.demo:' || %s))", [str(workspace_id)])
+        role = conn.execute(
+            "select role from public.workspace_members where workspace_id = %s and user_id = %s",
+            [workspace_id, claims.sub],
+        ).fetchone()
+        if role is None or role["role"] not in ("owner", "admin"):
+            raise UserError("Only owners and admins can load demo data.")
+        if _has_customers(conn, workspace_id):
+            raise UserError("This workspace already has customers. Demo data can only be loaded into an empty workspace.")
+        members = [str(r["user_id"]) for r in conn.execute(
+            "select user_id from public.workspace_members where workspace_id = %s order by created_at, user_id",
+            [workspace_id],
+        ).fetchall()]
+        demo = Demo(conn, str(workspace_id), str(claims.sub), seed, today, members)
+        total = sum(step.weight for step in STEPS)
+        done, counts = 0.0, {}
+        for step in STEPS:
+            if progress:
+                progress(done / total, step.label)
+            counts[step.key] = step.run(demo)
+            done += step.weight
+        if progress:
+            progress(1.0, "Done")
+    return counts
+
+
+# -- command line ---------------------------------------------------------------------------------
+
+def _user_id(admin_conninfo: str, email: str) -> str:
+    with psycopg.connect(admin_conninfo) as conn:
+        row = conn.execute("select id from auth.users where lower(email) = lower(%s)", [email]).fetchone()
+    if row is None:
+        raise UserError(f"No user with the email {email}.")
+    return str(row[0])
+
+
+def _print_progress(fraction: float, text: str) -> None:
+    print(f"{fraction:4.0%}  {text}", file=sys.stderr, flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m lib.demo", description="Load demo data into a workspace.")
+    target = parser.add_mutually_exclusive_group(required=True)
+    target.add_argument("--workspace", help="id of an empty workspace (with --email of an owner or admin)")
+    target.add_argument("--new", action="store_true", help="sign up a new demo user with a new workspace")
+    parser.add_argument("--email", help="the user to load as (with --workspace)")
+    parser.add_argument("--seed", type=int, default=42)
+    args = parser.parse_args(argv)
+    if args.workspace and not args.email:
+        parser.error("--workspace needs --email")
+
+    from lib.config import load_settings
+    from lib.runtime import open_runtime
+
+    runtime = open_runtime(load_settings())
+    try:
+        if args.new:
+            from lib.auth.adapters import LocalAuth
+            from lib.auth.service import AuthService
+
+            if runtime.settings.mode == "supabase":
+                raise UserError("--new signs up a local user; in Supabase mode sign up in the app, then use --workspace.")
+            email = f"demo-{secrets.token_hex(4)}@example.com"
+            password = secrets.token_urlsafe(12)
+            signed = AuthService(runtime.db, LocalAuth(runtime.db)).sign_up(
+                email, password, "Demo User", "Demo: Harbour & Co")
+            claims, workspace_id = signed.user.claims, signed.workspace_id
+        else:
+            email, password = args.email, None
+            claims, workspace_id = Claims(sub=_user_id(runtime.admin_conninfo, email), email=email), args.workspace
+        counts = load_demo(runtime.db, claims, workspace_id, seed=args.seed, progress=_print_progress)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print("Loaded: " + ", ".join(f"{n:,} {key.replace('_', ' ')}" for key, n in counts.items()))
+    print(f"Workspace: {workspace_id}")
+    if password:
+        print(f"Sign in with:  email {email}   password {password}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
