@@ -22,6 +22,7 @@ from lib.customers import CONTACT, Kind
 from lib.db import Claims, Database
 
 PAGE_SIZE = 50
+COUNT_CAP = 10_000  # totals are exact up to here; beyond, the list says "more than 10,000"
 SIMILARITY_THRESHOLD = 0.4  # pg_trgm word similarity: low enough for one typo in a short name
 
 SORTS = {
@@ -64,8 +65,15 @@ class Filters:
 @dataclass
 class Page:
     rows: list[dict]
-    total: int
+    total: int  # exact up to COUNT_CAP; COUNT_CAP + 1 means "more than COUNT_CAP"
     next_after: tuple | None  # pass as `after` for the next page; None on the last page
+
+    @property
+    def total_capped(self) -> bool:
+        return self.total > COUNT_CAP
+
+    def total_text(self) -> str:
+        return f"more than {COUNT_CAP:,}" if self.total_capped else f"{self.total:,}"
 
 
 def _fold_query(text: str) -> str:
@@ -155,14 +163,15 @@ def _select(kind: Kind, f: Filters) -> str:
         return (
             "select c.id, c.full_name as name, c.first_name, c.last_name, c.title, c.email, c.phone,"
             " c.company_id, co.name as company_name, c.stage, c.owner_id, p.display_name as owner_name,"
-            " c.tags, c.source, c.city, c.country, c.consent, c.created_at, c.last_contacted_at, c.archived_at,"
-            " c.custom, c.version, " + score + " as score"
+            " c.tags, c.source, c.website, c.address, c.postal_code, c.city, c.country, c.consent, c.consent_source,"
+            " c.notes, c.created_at, c.last_contacted_at, c.archived_at, c.custom, c.version, " + score + " as score"
             " from public.contacts c left join public.companies co on co.id = c.company_id"
             " left join public.profiles p on p.id = c.owner_id"
         )
     return (
         "select c.id, c.name, c.industry, c.email, c.phone, c.website, c.stage, c.owner_id,"
-        " p.display_name as owner_name, c.tags, c.source, c.city, c.country, c.consent, c.created_at,"
+        " p.display_name as owner_name, c.tags, c.source, c.address, c.postal_code, c.city, c.country, c.consent,"
+        " c.consent_source, c.notes, c.created_at,"
         " c.last_contacted_at, c.archived_at, c.custom, c.version, " + score + " as score,"
         " (select count(*) from public.contacts k where k.company_id = c.id) as contacts"
         " from public.companies c left join public.profiles p on p.id = c.owner_id"
@@ -207,7 +216,8 @@ def page_query(conn: psycopg.Connection, workspace_id: str, kind: Kind, f: Filte
     order = ", ".join(k + direction for k in keys)
     query = sql.SQL(_select(kind, f)) + sql.SQL(" where ") + where + keyset + sql.SQL(
         f" order by {order} limit {int(limit) + 1}")
-    count = sql.SQL("select count(*) as n from {table} c where ").format(table=kind.ident) + where
+    count = (sql.SQL("select count(*) as n from (select 1 from {table} c where ").format(table=kind.ident) + where
+             + sql.SQL(f" limit {COUNT_CAP + 1}) counted"))
     return query, count, params
 
 

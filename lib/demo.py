@@ -257,7 +257,7 @@ def phone_number(rng: random.Random, country: str, mobile: bool = True) -> str:
     """A valid E.164 number of `country`: its example number with the last digits drawn anew."""
     kind = phonenumbers.PhoneNumberType.MOBILE if mobile else phonenumbers.PhoneNumberType.FIXED_LINE
     example = phonenumbers.example_number_for_type(country, kind)
-    national = str(example.national_number)
+    national = phonenumbers.national_significant_number(example)  # keeps Italy's leading zero
     keep = max(2, len(national) - 6)
     for _ in range(50):
         candidate = national[:keep] + "".join(str(rng.randint(0, 9)) for _ in range(len(national) - keep))

@@ -21,9 +21,11 @@ from lib.customers import CONTACT, FIELD_LABELS, Kind
 ROWS_PER_CHUNK = 500
 
 _CONTACT_COLUMNS = ["first_name", "last_name", "email", "phone", "company_name", "title", "stage", "owner_name",
-                    "tags", "source", "city", "country", "consent", "created_at", "last_contacted_at"]
+                    "tags", "source", "website", "address", "postal_code", "city", "country", "consent",
+                    "consent_source", "notes", "created_at", "last_contacted_at"]
 _COMPANY_COLUMNS = ["name", "industry", "email", "phone", "website", "stage", "owner_name", "tags", "source",
-                    "city", "country", "consent", "contacts", "created_at", "last_contacted_at"]
+                    "address", "postal_code", "city", "country", "consent", "consent_source", "notes", "contacts",
+                    "created_at", "last_contacted_at"]
 _HEADERS = {**FIELD_LABELS, "company_name": "Company", "owner_name": "Owner", "contacts": "Contacts",
             "created_at": "Created", "last_contacted_at": "Last contacted"}
 

@@ -130,6 +130,8 @@ def test_search_tolerates_typos_and_accents(db, people):
     owner, ws, _, _ = people
     find = lambda q: names(search.page(db, owner.claims, ws, CONTACT, search.Filters(search=q), "relevance"))  # noqa: E731
     assert find("Smiht") == ["John Smith"]
+    assert find("Jon Smiht") == ["John Smith"]  # every word matches on its own
+    assert find("Zoe Smith") == []
     assert find("zoe muller") == ["Zoë Müller"]
     assert find("Gonzales") == ["Ana González"]
     assert find("+33 6 12 34 56 78") == ["John Smith"] == find("0612345678")
@@ -178,6 +180,17 @@ def test_keyset_pages_cover_every_row_once(db, shop, sort):
             break
         after = page.next_after
     assert len(seen) == len(set(seen)) == 23
+
+
+def test_totals_are_exact_up_to_a_cap(db, shop, monkeypatch):
+    owner, ws = shop
+    for n in range(7):
+        add(db, owner, ws, first_name=f"Cap{n}")
+    monkeypatch.setattr(search, "COUNT_CAP", 5)
+    page = search.page(db, owner.claims, ws, CONTACT, search.Filters(), limit=3)
+    assert page.total_capped and page.total_text() == "more than 5" and len(page.rows) == 3
+    monkeypatch.setattr(search, "COUNT_CAP", 7)
+    assert search.page(db, owner.claims, ws, CONTACT, search.Filters()).total_text() == "7"
 
 
 def test_archived_records_leave_the_list(db, people):

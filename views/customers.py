@@ -47,7 +47,16 @@ if writer and st.session_state.get("cust_new_open"):
 
 defs = custom_fields.definitions(db, claims, ws, kind.name)
 people = {str(m["user_id"]): m["display_name"] or m["email"] for m in members(db, claims, ws)}
-in_use = search.options(db, claims, ws, kind)
+
+
+@st.cache_data(ttl=120, max_entries=500, show_spinner=False)
+def filter_options(workspace_id: str, kind_name: str, _claims) -> dict[str, list[str]]:
+    """Tags, sources and countries in use in one workspace: the same for every member of it (they
+    all see all its customers), and a scan of the whole table, so kept for two minutes."""
+    return search.options(db, _claims, workspace_id, customers.kind_of(kind_name))
+
+
+in_use = filter_options(ws, kind.name, claims)
 
 search_col, sort_col = st.columns([3, 1])
 query = search_col.text_input(
@@ -145,7 +154,7 @@ for r in result.rows:
     rows.append(row)
 
 first = (len(cursors) - 1) * search.PAGE_SIZE
-shown = f"{first + 1:,}–{first + len(rows):,} of {result.total:,}" if rows else f"0 of {result.total:,}"
+shown = f"{first + 1:,}–{first + len(rows):,} of {result.total_text()}" if rows else "0"
 st.caption(f"{shown} {kind.plural}" + (" in the archive" if archived else "") + ". Select rows to open or change them.")
 event = st.dataframe(
     rows, hide_index=True, on_select="rerun", selection_mode="multi-row", key=f"cust_table_{kind.name}",
@@ -160,7 +169,8 @@ prev_col, page_col, next_col = st.columns([1, 3, 1])
 if prev_col.button("Previous", icon=":material/chevron_left:", disabled=len(cursors) == 1, key="cust_prev"):
     cursors.pop()
     st.rerun()
-page_col.caption(f"Page {len(cursors)} of {max(1, -(-result.total // search.PAGE_SIZE)):,}")
+page_col.caption(f"Page {len(cursors)}" + ("" if result.total_capped else
+                 f" of {max(1, -(-result.total // search.PAGE_SIZE)):,}"))
 if next_col.button("Next", icon=":material/chevron_right:", disabled=result.next_after is None, key="cust_next"):
     cursors.append(result.next_after)
     st.rerun()
@@ -194,6 +204,7 @@ if selected and writer:
             else:
                 st.session_state.flash = f"{customers.BULK_ACTIONS[action]}: {count} {kind.plural if count != 1 else kind.label} changed."
                 st.session_state.pop(f"cust_table_{kind.name}", None)
+                filter_options.clear()
                 st.rerun()
 
 

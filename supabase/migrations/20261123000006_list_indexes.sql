@@ -16,6 +16,10 @@
 create or replace function private.search_matches(p_table text, p_workspace uuid, p_pattern text, p_query text)
 returns setof uuid
 language plpgsql stable security definer set search_path = '' as $$
+declare
+  v_words text[];
+  v_patterns text[];
+  v_condition text := '';
 begin
   if p_table not in ('contacts', 'companies') then
     raise exception 'Cannot search %.', p_table;
@@ -28,12 +32,27 @@ begin
     return query execute format(
       'select id from public.%I where workspace_id = $1 and search_text like $2', p_table)
       using p_workspace, p_pattern;
-  else
-    return query execute format(
-      'select id from public.%I where workspace_id = $1'
-      ' and (search_text like private.fold($2) or private.fold($3) operator(extensions.<%%) search_text)', p_table)
-      using p_workspace, p_pattern, p_query;
+    return;
   end if;
+  -- Several words ("jurgen schmitd"): each word of 3+ letters must match on its own (as a
+  -- substring or by word similarity), so the trigram index intersects small candidate sets
+  -- instead of fetching everyone who shares the first name or the surname.
+  select coalesce(array_agg(w order by n), '{}'),
+         coalesce(array_agg('%' || replace(replace(replace(w, '\', '\\'), '%', '\%'), '_', '\_') || '%' order by n), '{}')
+    into v_words, v_patterns
+    from unnest(regexp_split_to_array(private.fold(btrim(p_query)), '\s+')) with ordinality as t(w, n)
+   where length(w) >= 3;
+  if cardinality(v_words) <= 1 then
+    v_condition := ' and (search_text like private.fold($2) or private.fold($4) operator(extensions.<%) search_text)';
+  else
+    for i in 1 .. cardinality(v_words) loop
+      v_condition := v_condition
+        || format(' and (search_text like $5[%s] or $3[%s] operator(extensions.<%%) search_text)', i, i);
+    end loop;
+    v_condition := ' and (search_text like private.fold($2) or (true' || v_condition || '))';
+  end if;
+  return query execute format('select id from public.%I where workspace_id = $1', p_table) || v_condition
+    using p_workspace, p_pattern, v_words, p_query, v_patterns;
 end
 $$;
 revoke all on function private.search_matches(text, uuid, text, text) from public;
