@@ -35,13 +35,24 @@ def _link(kind: Kind, record_id: str) -> dict[str, str | None]:
     return {"contact_id": record_id if kind is CONTACT else None, "company_id": record_id if kind is COMPANY else None}
 
 
-def _company_of(conn: psycopg.Connection, kind: Kind, record_id: str) -> str | None:
-    if kind is not CONTACT:
-        return record_id
-    row = conn.execute("select company_id from public.contacts where id = %s", [record_id]).fetchone()
+def _company_of(conn: psycopg.Connection, workspace_id: str, kind: Kind, record_id: str) -> str | None:
+    """The company an activity or task on this record also belongs to; UserError when the record is gone."""
+    row = conn.execute(
+        "select company_id from public.contacts where workspace_id = %s and id = %s" if kind is CONTACT
+        else "select id as company_id from public.companies where workspace_id = %s and id = %s",
+        [workspace_id, record_id],
+    ).fetchone()
     if row is None:
         raise UserError("This customer no longer exists.")
     return str(row["company_id"]) if row["company_id"] else None
+
+
+def _insert(conn: psycopg.Connection, statement: str, params: list) -> dict:
+    try:
+        with conn.transaction():
+            return conn.execute(statement, params).fetchone()
+    except psycopg.errors.InsufficientPrivilege:
+        raise UserError("Your role cannot add activities or tasks; agents and above can.") from None
 
 
 def _body(value: object) -> str | None:
@@ -82,13 +93,12 @@ def log_activity(db: Database, claims: Claims, workspace_id: str, kind: Kind, re
         raise FormErrors(errors)
     with db.as_user(claims) as conn:
         link = _link(kind, record_id)
-        link["company_id"] = _company_of(conn, kind, record_id)
-        row = conn.execute(
+        link["company_id"] = _company_of(conn, workspace_id, kind, record_id)
+        row = _insert(conn,
             "insert into public.activities (workspace_id, contact_id, company_id, channel, direction, subject, body, occurred_at)"
             " values (%s, %s, %s, %s, %s, %s, %s, %s) returning id",
             [workspace_id, link["contact_id"], link["company_id"], channel, direction or None,
-             values["subject"], values["body"], values["occurred_at"]],
-        ).fetchone()
+             values["subject"], values["body"], values["occurred_at"]])
     return str(row["id"])
 
 
@@ -108,17 +118,16 @@ def create_task(db: Database, claims: Claims, workspace_id: str, title: str, *, 
         contact_id = company_id = None
         if kind is not None and record_id:
             contact_id = record_id if kind is CONTACT else None
-            company_id = _company_of(conn, kind, record_id)
+            company_id = _company_of(conn, workspace_id, kind, record_id)
         if assignee_id and not conn.execute(
             "select 1 from public.workspace_members where workspace_id = %s and user_id = %s", [workspace_id, assignee_id]
         ).fetchone():
             raise FormErrors({"assignee_id": "Assign the task to a member of this workspace."})
-        row = conn.execute(
+        row = _insert(conn,
             "insert into public.tasks (workspace_id, contact_id, company_id, title, notes, due_date, assignee_id, priority)"
             " values (%s, %s, %s, %s, %s, %s, %s, %s) returning id",
             [workspace_id, contact_id, company_id, values["title"], values["notes"], values["due_date"],
-             assignee_id or claims.sub, priority],
-        ).fetchone()
+             assignee_id or claims.sub, priority])
     return str(row["id"])
 
 

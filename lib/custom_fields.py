@@ -14,6 +14,7 @@ import psycopg
 
 from lib.db import Claims, Database
 from lib.errors import FormErrors, UserError
+from lib.text import md_escape
 from lib.validation import clean_bool, clean_date, clean_name, clean_number, clean_url, collect
 
 RECORD_TYPES = ("contact", "company")
@@ -98,7 +99,7 @@ def define(db: Database, claims: Claims, workspace_id: str, record_type: str, la
             [workspace_id, record_type, key],
         ).fetchone()
         if taken:
-            raise FormErrors({"label": f"There is already a field named like “{values['label']}”."})
+            raise FormErrors({"label": f"There is already a field named like “{md_escape(values['label'])}”."})
         try:
             row = _insert_definition(conn, workspace_id, record_type, key, values, field_type, required)
         except psycopg.errors.InsufficientPrivilege:
@@ -152,7 +153,7 @@ def remove_definition(db: Database, claims: Claims, workspace_id: str, field_id:
 
 def clean_value(definition: FieldDef, value: object) -> object:
     """The value to store for `definition` (None when empty); ValueError with a readable message."""
-    label = definition.label
+    label = md_escape(definition.label)  # messages are shown as markdown
     if value is None or (isinstance(value, str) and not value.strip()):
         if definition.required and definition.field_type != "checkbox":
             raise ValueError(f"Enter {label}.")
@@ -176,23 +177,28 @@ def clean_value(definition: FieldDef, value: object) -> object:
         for option in definition.options:
             if option.lower() == text.lower():
                 return option
-        raise ValueError(f"{label} must be one of: {', '.join(definition.options)}.")
+        raise ValueError(f"{label} must be one of: {md_escape(', '.join(definition.options))}.")
     raise ValueError(f"{label} has an unknown type.")
 
 
-def clean_values(defs: list[FieldDef], raw: dict[str, object]) -> tuple[dict[str, object], dict[str, str]]:
-    """Check every defined field present in `raw` (keys are field keys); errors keyed `custom.<key>`.
+def clean_values(defs: list[FieldDef], raw: dict[str, object], only_present: bool = False) -> tuple[dict[str, object], dict[str, str]]:
+    """Check the defined fields in `raw` (keys are field keys); errors keyed `custom.<key>`.
 
-    Returns the jsonb object to store (empty values left out) and the messages.
+    For a new record (`only_present=False`) every definition is checked, so required fields must
+    be there, and empty values are left out. For an edit (`only_present=True`) only the keys sent
+    are checked, and an emptied field comes back as None: the caller merges the result into the
+    stored values and drops the Nones, so fields the edit did not send are kept.
     """
     values: dict[str, object] = {}
     errors: dict[str, str] = {}
     for definition in defs:
+        if only_present and definition.key not in raw:
+            continue
         try:
             value = clean_value(definition, raw.get(definition.key))
         except ValueError as exc:
             errors[definition.form_key] = str(exc)
             continue
-        if value is not None:
+        if value is not None or only_present:
             values[definition.key] = value
     return values, errors

@@ -8,6 +8,7 @@ live in `lib.customer_search`; activities, tasks and the timeline in `lib.activi
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +20,7 @@ from psycopg.types.json import Jsonb
 from lib import custom_fields
 from lib.db import Claims, Database
 from lib.errors import ConflictError, FormErrors, UserError
+from lib.text import md_escape
 from lib.validation import (
     clean_bool,
     clean_country,
@@ -94,7 +96,7 @@ def _uuid_or_none(value: object) -> str | None:
     return str(value) if value not in (None, "") else None
 
 
-def clean(kind: Kind, data: dict[str, Any], defs: list[custom_fields.FieldDef]) -> dict[str, Any]:
+def clean(kind: Kind, data: dict[str, Any], defs: list[custom_fields.FieldDef], editing: bool = False) -> dict[str, Any]:
     """The values to store for the fields present in `data`; FormErrors naming each bad field.
 
     `data["custom"]` maps custom field keys to raw values. Only keys present are checked, so an
@@ -137,7 +139,7 @@ def clean(kind: Kind, data: dict[str, Any], defs: list[custom_fields.FieldDef]) 
         except ValueError as exc:
             errors[field] = str(exc)
     if "custom" in data:
-        values["custom"], custom_errors = custom_fields.clean_values(defs, data.get("custom") or {})
+        values["custom"], custom_errors = custom_fields.clean_values(defs, data.get("custom") or {}, only_present=editing)
         errors.update(custom_errors)
     if kind is CONTACT and {"first_name", "last_name", "email"} <= data.keys():
         if not values.get("first_name") and not values.get("last_name") and not values.get("email") \
@@ -179,6 +181,24 @@ def _email_taken(conn: psycopg.Connection, kind: Kind, workspace_id: str, email:
     ).fetchone()
 
 
+def _taken_message(kind: Kind, taken: dict) -> str:
+    who = md_escape(taken["name"]) if taken["name"] else f"Another {kind.label}"
+    return f"{who} already has this email address: [open it](customer?customer={taken['id']})."
+
+
+def _new_company(conn: psycopg.Connection, kind: Kind, workspace_id: str, data: dict, values: dict) -> None:
+    """A company typed by name on a contact's form is created in the contact's own transaction."""
+    name = data.get("new_company_name")
+    if kind is not CONTACT or not name or not str(name).strip():
+        return
+    try:
+        values["company_id"] = create_in(conn, COMPANY, workspace_id, {
+            "name": name, "stage": values.get("stage") or "lead", "owner_id": values.get("owner_id"),
+            "country": values.get("country"), "tags": [], "consent": False})
+    except FormErrors as exc:
+        raise FormErrors({"company_id": next(iter(exc.errors.values()))}) from None
+
+
 def _db_values(values: dict[str, Any]) -> dict[str, Any]:
     return {k: Jsonb(v) if k == "custom" else v for k, v in values.items()}
 
@@ -189,7 +209,9 @@ def _write_error(kind: Kind, exc: psycopg.Error) -> UserError:
     if isinstance(exc, psycopg.errors.InsufficientPrivilege):
         return UserError(f"Your role cannot change {kind.plural}.")
     if isinstance(exc, psycopg.errors.CheckViolation):
-        return UserError(f"The {kind.label} was not saved: {exc.diag.message_primary}")
+        return UserError(f"The {kind.label} was not saved: {md_escape(exc.diag.message_primary)}")
+    if isinstance(exc, psycopg.errors.ForeignKeyViolation):
+        return UserError(md_escape(exc.diag.message_primary or "A linked record no longer exists."))
     raise exc
 
 
@@ -198,10 +220,11 @@ def create_in(conn: psycopg.Connection, kind: Kind, workspace_id: str, data: dic
     defs = custom_fields.definitions_in(conn, workspace_id, kind.name)
     full = {f: data.get(f) for f in kind.fields}
     values = clean(kind, full, defs)
+    _new_company(conn, kind, workspace_id, data, values)
     _check_references(conn, workspace_id, values)
     taken = _email_taken(conn, kind, workspace_id, values.get("email"), None)
     if taken:
-        raise FormErrors({"email": f"{taken['name'] or 'Another ' + kind.label} already has this email address."})
+        raise FormErrors({"email": _taken_message(kind, taken)})
     values = _db_values(values)
     query = sql.SQL("insert into {table} (workspace_id, {cols}) values (%s, {vals}) returning id").format(
         table=kind.ident,
@@ -252,19 +275,22 @@ def update(db: Database, claims: Claims, workspace_id: str, kind: Kind, record_i
     """
     with db.as_user(claims) as conn:
         defs = custom_fields.definitions_in(conn, workspace_id, kind.name)
-        values = clean(kind, data, defs)
+        values = clean(kind, data, defs, editing=True)
+        _new_company(conn, kind, workspace_id, data, values)
         _check_references(conn, workspace_id, values)
         taken = _email_taken(conn, kind, workspace_id, values.get("email"), record_id)
         if taken:
-            raise FormErrors({"email": f"{taken['name'] or 'Another ' + kind.label} already has this email address."})
+            raise FormErrors({"email": _taken_message(kind, taken)})
         if not values:
             return version
         values = _db_values(values)
         query = sql.SQL("update {table} set {assignments} where workspace_id = %s and id = %s and version = %s"
                         " returning version").format(
             table=kind.ident,
+            # Custom values sent are merged into the stored ones; an emptied field (null) is dropped.
             assignments=sql.SQL(", ").join(
-                sql.SQL("{} = {}").format(sql.Identifier(k), sql.Placeholder()) for k in values),
+                sql.SQL("custom = jsonb_strip_nulls(custom || {})").format(sql.Placeholder()) if k == "custom"
+                else sql.SQL("{} = {}").format(sql.Identifier(k), sql.Placeholder()) for k in values),
         )
         try:
             with conn.transaction():
@@ -324,16 +350,22 @@ def bulk(db: Database, claims: Claims, workspace_id: str, kind: Kind, ids: list[
     if not ids:
         raise UserError(f"Select at least one {kind.label} first.")
     if action == "archive" or action == "restore":
-        return set_archived(db, claims, workspace_id, kind, ids, action == "archive")
+        count = set_archived(db, claims, workspace_id, kind, ids, action == "archive")
+        if count == 0:
+            raise UserError(f"Nothing changed: your role cannot change {kind.plural}, or they no longer exist.")
+        return count
     if action == "assign_owner":
         assignment, param = sql.SQL("owner_id = %s::uuid"), _uuid_or_none(value)
     elif action in ("add_tag", "remove_tag"):
-        tags = clean_tags([value] if isinstance(value, str) else value)
-        if len(tags) != 1:
-            raise FormErrors({"value": "Enter one tag."})
+        try:
+            tags = clean_tags(value)
+        except ValueError as exc:
+            raise FormErrors({"value": str(exc)}) from None
+        if not tags:
+            raise FormErrors({"value": "Enter a tag (several: separate them with commas)."})
         assignment = sql.SQL(
             "tags = array(select distinct t from unnest(tags || %s::text[]) t order by t)" if action == "add_tag"
-            else "tags = array_remove(tags, (%s::text[])[1])")
+            else "tags = array(select t from unnest(tags) t where t <> all(%s::text[]) order by t)")
         param = tags
     elif action == "set_stage":
         try:
@@ -402,6 +434,10 @@ def convert_lead(db: Database, claims: Claims, workspace_id: str, contact_id: st
     from lib.validation import clean_number
 
     errors: dict[str, str] = {}
+    currency = str(currency or "").strip().upper()
+    if not re.fullmatch(r"[A-Z]{3}", currency):
+        errors["currency"] = "Use a three-letter currency code such as EUR or USD."
+    value = 0
     if deal_title is not None and deal_title.strip():
         try:
             value = clean_number(deal_value, "deal value") or 0
@@ -417,6 +453,8 @@ def convert_lead(db: Database, claims: Claims, workspace_id: str, contact_id: st
             raise UserError("This contact no longer exists.")
         if contact["version"] != version:
             raise ConflictError("Someone else changed this contact meanwhile; look again before converting.", contact)
+        if company_id:
+            _check_references(conn, workspace_id, {"company_id": company_id})
         if company_name and company_name.strip() and not company_id:
             try:
                 company_id = create_in(conn, COMPANY, workspace_id, {
@@ -435,13 +473,20 @@ def convert_lead(db: Database, claims: Claims, workspace_id: str, contact_id: st
             raise UserError("Your role cannot convert leads.")
         deal_id = None
         if deal_title and deal_title.strip():
-            deal_id = conn.execute(
+            deal_id = _insert_deal(conn,
                 "insert into public.deals (workspace_id, title, contact_id, company_id, value, currency, owner_id, source)"
                 " values (%s, %s, %s, %s, %s, %s, %s, %s) returning id",
                 [workspace_id, " ".join(deal_title.split())[:200], contact_id, company_id, value, currency,
-                 contact["owner_id"], contact["source"]],
-            ).fetchone()["id"]
+                 contact["owner_id"], contact["source"]])
     return {"company_id": company_id, "deal_id": str(deal_id) if deal_id else None}
+
+
+def _insert_deal(conn: psycopg.Connection, statement: str, params: list) -> str:
+    try:
+        with conn.transaction():
+            return conn.execute(statement, params).fetchone()["id"]
+    except psycopg.Error as exc:
+        raise _write_error(CONTACT, exc) from exc
 
 
 def locate(db: Database, claims: Claims, workspace_id: str, record_id: str) -> tuple[Kind, dict] | None:

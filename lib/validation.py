@@ -11,6 +11,8 @@ import phonenumbers
 import pycountry
 from email_validator import EmailNotValidError, validate_email
 
+from lib.text import md_escape
+
 
 def clean_email(value: str | None) -> str:
     """Lower-cased, trimmed email; ValueError with a readable message when it is not one."""
@@ -20,7 +22,7 @@ def clean_email(value: str | None) -> str:
     try:
         return validate_email(text, check_deliverability=False).normalized.lower()
     except EmailNotValidError as exc:
-        raise ValueError(f"That is not a valid email address: {exc}") from None
+        raise ValueError(f"That is not a valid email address: {md_escape(exc)}") from None
 
 
 def clean_name(value: str | None, what: str, max_length: int = 100) -> str:
@@ -74,9 +76,9 @@ def clean_phone(value: object, default_region: str | None = None) -> str | None:
         number = phonenumbers.parse(text, default_region if not text.startswith("+") else None)
     except phonenumbers.NumberParseException:
         hint = "" if default_region or text.startswith("+") else " Start it with + and the country code, or set the country."
-        raise ValueError(f"“{text}” is not a phone number.{hint}") from None
+        raise ValueError(f"“{md_escape(text)}” is not a phone number.{hint}") from None
     if not phonenumbers.is_possible_number(number):
-        raise ValueError(f"“{text}” does not look like a complete phone number.")
+        raise ValueError(f"“{md_escape(text)}” does not look like a complete phone number.")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
@@ -103,7 +105,7 @@ def clean_country(value: object) -> str | None:
     try:
         return pycountry.countries.search_fuzzy(text)[0].alpha_2
     except LookupError:
-        raise ValueError(f"“{text}” is not a country we know. Use its name or a two-letter code such as FR.") from None
+        raise ValueError(f"“{md_escape(text)}” is not a country we know. Use its name or a two-letter code such as FR.") from None
 
 
 def country_name(code: str | None) -> str:
@@ -135,7 +137,7 @@ def clean_tags(value: object) -> list[str]:
     tags = sorted({" ".join(str(t).split()).lower() for t in items if str(t).strip()})
     for tag in tags:
         if len(tag) > 40:
-            raise ValueError(f"The tag “{tag[:40]}…” is longer than 40 characters.")
+            raise ValueError(f"The tag “{md_escape(tag[:40])}…” is longer than 40 characters.")
     return tags
 
 
@@ -168,7 +170,7 @@ def clean_date(value: object, what: str = "date") -> date | None:
             return datetime.strptime(text, fmt).date()
         except ValueError:
             continue
-    raise ValueError(f"“{text}” is not a {what} (use YYYY-MM-DD).")
+    raise ValueError(f"“{md_escape(text)}” is not a {what} (use YYYY-MM-DD).")
 
 
 def clean_number(value: object, what: str = "number") -> float | int | None:
@@ -187,7 +189,7 @@ def clean_number(value: object, what: str = "number") -> float | int | None:
         try:
             number = float(text)
         except ValueError:
-            raise ValueError(f"“{value}” is not a number ({what}).") from None
+            raise ValueError(f"“{md_escape(value)}” is not a number ({what}).") from None
     if number != number or number in (float("inf"), float("-inf")):
         raise ValueError(f"Enter a finite number for the {what}.")
     return int(number) if float(number).is_integer() and abs(number) < 2**53 else number

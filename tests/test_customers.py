@@ -337,3 +337,72 @@ def test_my_tasks_groups_and_overdue_count(db, people, factory):
     activities.set_task_done(db, owner.claims, ws, str(groups["overdue"][0]["id"]))
     assert activities.overdue_count(db, owner.claims, ws) == 0
     assert activities.overdue_count(db, colleague.claims, ws) == 1
+
+
+# -- integrity (review findings) -----------------------------------------------------------
+
+def test_records_cannot_point_into_another_workspace(db, people, factory, admin_conn):
+    owner, ws, co, ids = people
+    stranger, other_ws = factory.owner("Elsewhere")
+    theirs = customers.create(db, stranger.claims, other_ws, COMPANY, {"name": "Their Co"})
+    with pytest.raises(UserError):
+        activities.log_activity(db, owner.claims, ws, COMPANY, theirs, "call", "Sneaky")
+    for statement, params in [
+        ("insert into public.activities (workspace_id, company_id, channel, subject) values (%s, %s, 'call', 'x')", [ws, theirs]),
+        ("insert into public.contacts (workspace_id, first_name, company_id) values (%s, 'x', %s)", [ws, theirs]),
+        ("update public.contacts set company_id = %s where workspace_id = %s", [theirs, ws]),
+    ]:
+        with pytest.raises(psycopg.errors.ForeignKeyViolation):
+            with db.as_user(owner.claims) as conn:
+                conn.execute(statement, params)
+    assert admin_conn.execute("select last_contacted_at from public.companies where id = %s",
+                              [theirs]).fetchone()["last_contacted_at"] is None
+
+
+def test_merge_absorb_only_deletes_a_record_nothing_points_at(db, people, factory):
+    owner, ws, co, ids = people
+    agent = factory.member(owner, ws, "agent")
+    activities.log_activity(db, owner.claims, ws, CONTACT, ids["ana"], "note", "Keep me")
+    with pytest.raises(psycopg.errors.ForeignKeyViolation):
+        with db.as_user(agent.claims) as conn:
+            conn.execute("select private.merge_absorb('contacts', %s, %s)", [ids["john"], ids["ana"]])
+    assert customers.get(db, owner.claims, ws, CONTACT, ids["ana"]) is not None
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):  # no merge happened: no merge entry either
+        with db.as_user(agent.claims) as conn:
+            conn.execute("select private.log_merge('contacts', %s, %s, '{}')", [ids["john"], ids["ana"]])
+
+
+def test_created_by_is_always_the_caller(db, people, factory):
+    owner, ws, _, _ = people
+    colleague = factory.member(owner, ws, "agent")
+    with db.as_user(colleague.claims) as conn:
+        row = conn.execute("insert into public.contacts (workspace_id, first_name, created_by) values (%s, 'F', %s)"
+                           " returning created_by", [ws, owner.id]).fetchone()
+    assert str(row["created_by"]) == colleague.id
+
+
+def test_editing_some_custom_fields_keeps_the_others(db, shop):
+    owner, ws = shop
+    custom_fields.define(db, owner.claims, ws, "contact", "Plan", "select", "Basic, Pro")
+    custom_fields.define(db, owner.claims, ws, "contact", "Seats", "number", required=True)
+    rid = add(db, owner, ws, first_name="C", custom={"plan": "Pro", "seats": 3})
+    version = customers.update(db, owner.claims, ws, CONTACT, rid, {"custom": {"plan": "Basic"}}, 1)
+    assert customers.get(db, owner.claims, ws, CONTACT, rid)["custom"] == {"plan": "Basic", "seats": 3}
+    customers.update(db, owner.claims, ws, CONTACT, rid, {"custom": {"plan": ""}}, version)
+    assert customers.get(db, owner.claims, ws, CONTACT, rid)["custom"] == {"seats": 3}
+
+
+def test_a_company_typed_on_a_contact_is_created_with_it_or_not_at_all(db, shop):
+    owner, ws = shop
+    with pytest.raises(FormErrors):
+        add(db, owner, ws, first_name="Bad", email="bad@", new_company_name="Ghost Ltd")
+    assert search.page(db, owner.claims, ws, COMPANY, search.Filters()).total == 0
+    rid = add(db, owner, ws, first_name="Good", new_company_name="Real Ltd")
+    assert customers.get(db, owner.claims, ws, CONTACT, rid)["company_name"] == "Real Ltd"
+
+
+def test_convert_lead_checks_currency(db, people):
+    owner, ws, _, ids = people
+    with pytest.raises(FormErrors) as caught:
+        customers.convert_lead(db, owner.claims, ws, ids["ana"], 1, deal_title="D", deal_value=5, currency="euro")
+    assert "currency" in caught.value.errors

@@ -32,7 +32,7 @@ def _initial(record: dict | None, field: str, default: Any = None) -> Any:
 
 
 def _custom_widget(definition: custom_fields.FieldDef, value: Any, key: str) -> Any:
-    label = definition.label + (" *" if definition.required else "")
+    label = md_escape(definition.label) + (" *" if definition.required else "")
     kind = definition.field_type
     if kind == "number":
         return st.number_input(label, value=float(value) if value is not None else None, key=key, format="%g")
@@ -74,6 +74,8 @@ def show(rt, user, workspace_id: str, kind: Kind, record: dict | None, prefix: s
                 slots.under("last_name")
             companies = customers.company_choices(db, claims, workspace_id)
             current_company = str(record["company_id"]) if record and record.get("company_id") else None
+            if current_company and current_company not in companies:  # archived, or beyond the list's cap
+                companies[current_company] = record.get("company_name") or current_company
             company_ids = list(companies)
             picked = st.selectbox(
                 "Company", company_ids, index=company_ids.index(current_company) if current_company in companies else None,
@@ -82,6 +84,7 @@ def show(rt, user, workspace_id: str, kind: Kind, record: dict | None, prefix: s
             )
             slots.under("company_id")
             data["company"] = picked
+            data["_companies"] = companies
             data["title"] = st.text_input("Job title", _initial(record, "title", ""), key=f"{prefix}_title")
         else:
             data["name"] = st.text_input("Company name", _initial(record, "name", ""), key=f"{prefix}_name")
@@ -157,12 +160,12 @@ def show(rt, user, workspace_id: str, kind: Kind, record: dict | None, prefix: s
     return _save(rt, user, workspace_id, kind, record, prefix, data, slots, anyway)
 
 
-def _resolve_company(rt, user, workspace_id: str, data: dict) -> None:
+def _resolve_company(data: dict) -> None:
     picked = data.pop("company", None)
+    companies = data.pop("_companies", {})
     if picked is None:
         data["company_id"] = None
         return
-    companies = customers.company_choices(rt.db, user.claims, workspace_id)
     if picked in companies:
         data["company_id"] = picked
         return
@@ -173,8 +176,7 @@ def _resolve_company(rt, user, workspace_id: str, data: dict) -> None:
 def _save(rt, user, workspace_id, kind, record, prefix, data, slots, anyway) -> str | None:
     db, claims = rt.db, user.claims
     if kind is CONTACT:
-        _resolve_company(rt, user, workspace_id, data)
-    new_company = data.pop("new_company_name", None)
+        _resolve_company(data)
     if not anyway:
         found = customers.likely_duplicates(db, claims, workspace_id, kind, data,
                                             exclude_id=str(record["id"]) if record else None)
@@ -183,9 +185,6 @@ def _save(rt, user, workspace_id, kind, record, prefix, data, slots, anyway) -> 
                 {"id": str(r["id"]), "name": r["name"], "email": r["email"], "reason": r["reason"]} for r in found]
             st.rerun()
     try:
-        if new_company:
-            data["company_id"] = customers.create(db, claims, workspace_id, customers.COMPANY,
-                                                  {"name": new_company, "stage": data.get("stage")})
         if record is None:
             record_id = customers.create(db, claims, workspace_id, kind, data)
         else:

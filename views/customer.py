@@ -43,7 +43,7 @@ people = {str(m["user_id"]): m["display_name"] or m["email"] for m in members(db
 # -- header --------------------------------------------------------------------------------
 name = record["full_name"] if kind is CONTACT else record["name"]
 st.page_link("views/customers.py", label="Customers", icon=":material/arrow_back:")
-st.title(name or record["email"] or "(no name)")
+st.title(md_escape(name or record["email"] or "(no name)"))
 facts = [f":blue-badge[{STAGE_LABELS[record['stage']]}]"]
 if record.get("archived_at"):
     facts.append(":gray-badge[Archived]")
@@ -54,7 +54,7 @@ for tag in record["tags"]:
     facts.append(f":violet-badge[{md_escape(tag)}]")
 st.markdown(" · ".join(facts))
 if kind is CONTACT and record.get("company_id"):
-    st.page_link("views/customer.py", label=f"at {record['company_name']}", icon=":material/domain:",
+    st.page_link("views/customer.py", label=f"at {md_escape(record['company_name'])}", icon=":material/domain:",
                  query_params={"customer": str(record["company_id"])})
 
 figures = activities.summary(db, claims, ws, kind, rid)
@@ -90,7 +90,7 @@ if writer and kind is CONTACT and record["stage"] in ("lead", "prospect") and no
                     db, claims, ws, rid, record["version"], company_name=company_name or None,
                     deal_title=deal_title or None, deal_value=deal_value or None), slots)
                 if done:
-                    st.session_state.flash = f"{name} is now a customer."
+                    st.session_state.flash = f"{md_escape(name)} is now a customer."
                     st.rerun()
 
 # -- quick actions --------------------------------------------------------------------------
@@ -236,14 +236,14 @@ with tabs["Details"]:
     if admin:
         with st.expander("Delete for good", icon=":material/delete_forever:"):
             st.warning(f"Deleting removes this {kind.label} with its activities and tasks. This cannot be undone.")
-            confirm = st.checkbox(f"Yes, delete {name}", key="record_delete_confirm")
+            confirm = st.checkbox(f"Yes, delete {md_escape(name)}", key="record_delete_confirm")
             if st.button("Delete", type="primary", key="record_delete", disabled=not confirm):
                 try:
                     customers.delete(db, claims, ws, kind, rid)
                 except UserError as exc:
                     st.error(str(exc))
                 else:
-                    st.session_state.flash = f"{name} deleted."
+                    st.session_state.flash = f"{md_escape(name)} deleted."
                     st.switch_page("views/customers.py")
 
 if kind is COMPANY:
@@ -254,5 +254,5 @@ if kind is COMPANY:
         if not people_here:
             st.info("No contacts at this company yet. Add one on the Customers page and pick this company.")
         for person in people_here:
-            st.page_link("views/customer.py", label=f"{person['name'] or person['email']} — {STAGE_LABELS[person['stage']]}",
+            st.page_link("views/customer.py", label=f"{md_escape(person['name'] or person['email'])} — {STAGE_LABELS[person['stage']]}",
                          query_params={"customer": str(person["id"])}, icon=":material/person:")

@@ -13,6 +13,7 @@ import streamlit as st
 from lib import custom_fields, customers, customer_search as search
 from lib.customers import CONTACT, STAGE_LABELS, STAGES
 from lib.errors import UserError
+from lib.text import md_escape
 from lib.validation import country_name, format_phone
 from lib.workspaces import can_write, members
 from ui import customer_form, session
@@ -86,19 +87,19 @@ with st.expander("Filters", icon=":material/filter_list:"):
         for n, d in enumerate(defs):
             col, key = cols[n % 3], f"cust_f_custom_{kind.name}_{d.key}"
             if d.field_type == "select":
-                custom_filter[d.key] = col.selectbox(d.label, d.options, index=None, key=key, placeholder="Any")
+                custom_filter[d.key] = col.selectbox(md_escape(d.label), d.options, index=None, key=key, placeholder="Any")
             elif d.field_type == "checkbox":
-                picked = col.selectbox(d.label, ["Yes", "No"], index=None, key=key, placeholder="Any")
+                picked = col.selectbox(md_escape(d.label), ["Yes", "No"], index=None, key=key, placeholder="Any")
                 custom_filter[d.key] = None if picked is None else picked == "Yes"
             elif d.field_type == "number":
                 low, high = col.columns(2)
-                custom_filter[d.key] = (low.number_input(f"{d.label} from", value=None, key=key + "_lo"),
+                custom_filter[d.key] = (low.number_input(f"{md_escape(d.label)} from", value=None, key=key + "_lo"),
                                         high.number_input("to", value=None, key=key + "_hi"))
             elif d.field_type == "date":
-                picked = col.date_input(d.label, value=[], key=key)
+                picked = col.date_input(md_escape(d.label), value=[], key=key)
                 custom_filter[d.key] = (picked[0], picked[-1]) if picked else None
             else:
-                custom_filter[d.key] = col.text_input(d.label, key=key, placeholder="Contains…")
+                custom_filter[d.key] = col.text_input(md_escape(d.label), key=key, placeholder="Contains…")
 
 
 def _range(picked) -> tuple[date | None, date | None]:
@@ -136,7 +137,7 @@ if result.total == 0 and not active_filters and len(cursors) == 1:
 
 rows = []
 for r in result.rows:
-    row = {"Name": r["name"]}
+    row = {"Name": r["name"] or r["email"]}
     if kind is CONTACT:
         row["Company"] = r["company_name"]
         row["Job title"] = r["title"]
@@ -149,8 +150,8 @@ for r in result.rows:
         "Country": country_name(r["country"]), "Last contacted": r["last_contacted_at"], "Created": r["created_at"],
     })
     for d in defs:
-        row[d.label] = r["custom"].get(d.key)
-    row["Open"] = f"customer?customer={r['id']}"
+        row[f"custom:{d.key}"] = r["custom"].get(d.key)  # keyed apart: a label may equal a built-in column
+    row["open_link"] = f"customer?customer={r['id']}"
     rows.append(row)
 
 first = (len(cursors) - 1) * search.PAGE_SIZE
@@ -159,7 +160,8 @@ st.caption(f"{shown} {kind.plural}" + (" in the archive" if archived else "") + 
 event = st.dataframe(
     rows, hide_index=True, on_select="rerun", selection_mode="multi-row", key=f"cust_table_{kind.name}",
     column_config={
-        "Open": st.column_config.LinkColumn("Open", display_text="Open", width="small"),
+        "open_link": st.column_config.LinkColumn("Open", display_text="Open", width="small"),
+        **{f"custom:{d.key}": st.column_config.Column(d.label) for d in defs},
         "Last contacted": st.column_config.DatetimeColumn(format="YYYY-MM-DD"),
         "Created": st.column_config.DatetimeColumn(format="YYYY-MM-DD"),
     },
@@ -179,7 +181,7 @@ selected_rows = [i for i in (event.selection.rows if event else []) if i < len(r
 selected = [str(result.rows[i]["id"]) for i in selected_rows]
 if len(selected) == 1:
     name = result.rows[selected_rows[0]]["name"] or result.rows[selected_rows[0]]["email"]
-    if st.button(f"Open {name}", icon=":material/open_in_new:", type="primary", key="cust_open"):
+    if st.button(f"Open {md_escape(name)}", icon=":material/open_in_new:", type="primary", key="cust_open"):
         st.switch_page("views/customer.py", query_params={"customer": selected[0]})
 
 if selected and writer:

@@ -83,11 +83,12 @@ for i, header in enumerate(table.headers):
     key = f"import_map_{i}"
     if st.session_state.get(key) not in choices:
         st.session_state[key] = ""
-    mapping[header] = grid[i % 3].selectbox(header, list(choices), format_func=choices.get, key=key) or None
+    mapping[header] = grid[i % 3].selectbox(md_escape(header) or f"Column {i + 1}", list(choices), format_func=choices.get,
+                                            key=key) or None
 used = [f for f in mapping.values() if f]
 repeated = sorted({choices[f] for f in used if used.count(f) > 1})
 if repeated:
-    st.warning("Several columns fill " + ", ".join(repeated) + "; only the first of them is used.")
+    st.warning("Several columns fill " + md_escape(", ".join(repeated)) + "; only the first of them is used.")
 if kind.name == "contact" and not {"first_name", "last_name", "full_name", "email"} & set(used):
     st.warning("Map a name or an email column: each contact needs one.")
 if kind.name == "company" and "name" not in used:
@@ -110,8 +111,11 @@ if used:
     if rows:
         icons = {"new": "✅ new", "update": "🔄 update", "skip": "⏭️ skip", "rejected": "❌ rejected"}
         st.dataframe(
+            # The file's columns are keyed apart: a file may well have its own "Status" column.
             [{"Line": r.line, "Status": icons[r.status], "Check": r.reason,
-              **{h: (r.values[i] if i < len(r.values) else "") for i, h in enumerate(table.headers)}} for r in rows],
+              **{f"col:{i}": (r.values[i] if i < len(r.values) else "") for i in range(len(table.headers))}}
+             for r in rows],
+            column_config={f"col:{i}": st.column_config.Column(h or f"Column {i + 1}") for i, h in enumerate(table.headers)},
             hide_index=True, key="import_preview_table",
         )
         st.caption(f"The first {len(rows)} rows, checked as the import will check them.")

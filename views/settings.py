@@ -190,7 +190,7 @@ with fields_tab:
                 made = attempt(lambda: custom_fields.define(rt.db, user.claims, ws_id, record_type, label, field_type,
                                                             options, required), slots)
                 if made:
-                    st.session_state.flash = f"Field “{made.label}” added."
+                    st.session_state.flash = f"Field “{md_escape(made.label)}” added."
                     st.rerun()
         if defs:
             st.subheader("Change or remove a field")

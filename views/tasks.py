@@ -61,7 +61,7 @@ for group, heading in HEADINGS.items():
             st.markdown(f"**{md_escape(task['title'])}**{due} · {task['priority']}")
             customer = task["contact_id"] or task["company_id"]
             if customer:
-                st.page_link("views/customer.py", label=task["customer_name"] or "customer", icon=":material/person:",
+                st.page_link("views/customer.py", label=md_escape(task["customer_name"] or "customer"), icon=":material/person:",
                              query_params={"customer": str(customer)})
 
 rows = [{"Task": t["title"], "Due": t["due_date"], "Priority": t["priority"], "Customer": t["customer_name"], "Group": g}
