@@ -13,13 +13,14 @@ from datetime import datetime
 import streamlit as st
 
 from lib import activities, customers
-from lib.activities import CHANNELS, DIRECTIONS, PRIORITIES
+from lib.activities import CHANNELS, DIRECTIONS
 from lib.customers import CONTACT, COMPANY, STAGE_LABELS
 from lib.errors import UserError
 from lib.text import md_escape
 from lib.validation import country_name, format_phone
 from lib.workspaces import can_manage_members, can_write, members
 from ui import customer_form, session
+from ui.widgets import task_form
 from ui.forms import FieldSlots, attempt
 
 rt, user, _, current = session.page_context()
@@ -119,22 +120,9 @@ if writer:
                     st.session_state.flash = f"{CHANNELS.get(channel, ('Activity',))[0]} logged."
                     st.rerun()
     with task_col.expander("Create a task", icon=":material/add_task:", expanded=False):
-        with st.form("task_form", clear_on_submit=True):
-            slots = FieldSlots()
-            task_title = st.text_input("Task", key="task_title", placeholder="e.g. Send the quote")
-            slots.under("title")
-            due = st.date_input("Due", value=None, key="task_due")
-            slots.under("due_date")
-            assignee_ids = list(people)
-            assignee = st.selectbox("Assignee", assignee_ids, format_func=people.get, key="task_assignee",
-                                    index=assignee_ids.index(user.id) if user.id in people else 0)
-            slots.under("assignee_id")
-            priority = st.selectbox("Priority", PRIORITIES, index=1, key="task_priority", format_func=str.capitalize)
-            if st.form_submit_button("Create task", type="primary", key="task_submit"):
-                if attempt(lambda: activities.create_task(db, claims, ws, task_title, kind=kind, record_id=rid,
-                                                          due_date=due, assignee_id=assignee, priority=priority), slots):
-                    st.session_state.flash = "Task created."
-                    st.rerun()
+        if task_form(rt, user, ws, "task", people, kind=kind, record_id=rid):
+            st.session_state.flash = "Task created."
+            st.rerun()
 
 # -- tabs -----------------------------------------------------------------------------------
 tab_names = ["Timeline", "Tasks", "Details"] + (["Contacts"] if kind is COMPANY else [])

@@ -17,6 +17,7 @@ from lib.text import md_escape
 from lib.validation import country_name, format_phone
 from lib.workspaces import can_write, members
 from ui import customer_form, session
+from ui.widgets import kind_picker
 
 rt, user, _, current = session.page_context()
 db, claims, ws = rt.db, user.claims, current.workspace_id
@@ -26,12 +27,7 @@ if flash := st.session_state.pop("flash", None):
     st.toast(flash, icon=":material/check_circle:")
 
 title_col, new_col = st.columns([4, 1], vertical_alignment="bottom")
-kind_name = st.segmented_control(
-    "Show", ["contact", "company"], format_func=lambda k: "Contacts" if k == "contact" else "Companies",
-    default=st.query_params.get("kind", "contact") if st.query_params.get("kind") in ("contact", "company") else "contact",
-    key="cust_kind", label_visibility="collapsed",
-)
-kind = customers.kind_of(kind_name or "contact")
+kind = kind_picker("cust_kind", default=st.query_params.get("kind", "contact"))
 st.query_params["kind"] = kind.name
 title_col.title("Customers")
 if writer and new_col.button(f"New {kind.label}", icon=":material/add:", type="primary", key="cust_new"):

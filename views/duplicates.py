@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import streamlit as st
 
-from lib import custom_fields, customers, merge
+from lib import custom_fields, merge
 from lib.customers import CONTACT, FIELD_LABELS, STAGE_LABELS
 from lib.errors import ConflictError, UserError
 from lib.text import md_escape
 from lib.validation import country_name, format_phone
 from lib.workspaces import can_write
 from ui import session
+from ui.widgets import kind_picker
 
 rt, user, _, current = session.page_context()
 db, claims, ws = rt.db, user.claims, current.workspace_id
@@ -29,11 +30,7 @@ if not can_write(current.role):
     st.info("Only agents and above review and merge duplicates.")
     st.stop()
 
-kind_name = st.segmented_control(
-    "Show", ["contact", "company"], format_func=lambda k: "Contacts" if k == "contact" else "Companies",
-    default="contact", key="dup_kind", label_visibility="collapsed",
-)
-kind = customers.kind_of(kind_name or "contact")
+kind = kind_picker("dup_kind")
 
 if last := st.session_state.get("dup_last"):
     st.success(f"Merged into **{md_escape(last['name'])}**.", icon=":material/check_circle:")

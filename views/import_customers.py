@@ -13,11 +13,11 @@ import hashlib
 import streamlit as st
 
 from lib import custom_fields, importer
-from lib.customers import kind_of
 from lib.errors import UserError
 from lib.text import md_escape
 from lib.workspaces import can_write
 from ui import session
+from ui.widgets import kind_picker
 from ui.forms import attempt
 
 rt, user, _, current = session.page_context()
@@ -28,11 +28,7 @@ if not can_write(current.role):
     st.info("Only agents and above import customers.")
     st.stop()
 
-kind_name = st.segmented_control(
-    "Import", ["contact", "company"], format_func=lambda k: "Contacts" if k == "contact" else "Companies",
-    default="contact", key="import_kind", label_visibility="collapsed",
-)
-kind = kind_of(kind_name or "contact")
+kind = kind_picker("import_kind")
 
 uploaded = st.file_uploader(f"CSV or Excel file of {kind.plural}", type=["csv", "tsv", "txt", "xlsx"], key="import_file")
 if uploaded is None:

@@ -7,12 +7,11 @@ from datetime import date
 import streamlit as st
 
 from lib import activities
-from lib.activities import PRIORITIES
 from lib.csv_export import to_csv
 from lib.text import md_escape
-from lib.workspaces import can_write
+from lib.workspaces import can_write, members
 from ui import session
-from ui.forms import FieldSlots, attempt
+from ui.widgets import task_form
 
 rt, user, _, current = session.page_context()
 db, claims, ws = rt.db, user.claims, current.workspace_id
@@ -24,20 +23,13 @@ if flash := st.session_state.pop("flash", None):
 st.title("My tasks")
 groups = activities.my_tasks(db, claims, ws)
 today = date.today()
+people = {str(m["user_id"]): m["display_name"] or m["email"] for m in members(db, claims, ws)}
 
 if writer:
     with st.expander("New task", icon=":material/add_task:"):
-        with st.form("my_task_form", clear_on_submit=True):
-            slots = FieldSlots()
-            title = st.text_input("Task", key="my_task_title", placeholder="e.g. Call back the supplier")
-            slots.under("title")
-            due = st.date_input("Due", value=today, key="my_task_due")
-            slots.under("due_date")
-            priority = st.selectbox("Priority", PRIORITIES, index=1, key="my_task_priority", format_func=str.capitalize)
-            if st.form_submit_button("Create task", type="primary", key="my_task_submit"):
-                if attempt(lambda: activities.create_task(db, claims, ws, title, due_date=due, priority=priority), slots):
-                    st.session_state.flash = "Task created."
-                    st.rerun()
+        if task_form(rt, user, ws, "my_task", people, default_due=today):
+            st.session_state.flash = "Task created."
+            st.rerun()
 
 if not any(groups.values()):
     st.info("Nothing to do. Tasks you create, or that colleagues assign to you, appear here; "
