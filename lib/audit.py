@@ -25,3 +25,14 @@ def describe(entry: dict) -> str:
         fields = ", ".join(sorted(entry["changes"]))
         return f"{verb} {label} ({fields})"
     return f"{verb} {label}"
+
+
+def latest_change(db, claims, workspace_id: str) -> int:
+    """The id of the workspace's newest audit entry: changes whenever any of its records does,
+    so screens can keep an expensive result until this moves."""
+    with db.as_user(claims) as conn:
+        row = conn.execute(
+            "select id from public.audit_log where workspace_id = %s order by changed_at desc, id desc limit 1",
+            [workspace_id],
+        ).fetchone()
+    return row["id"] if row else 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 import streamlit as st
 
 from lib import custom_fields, merge
+from lib.audit import latest_change
 from lib.customers import CONTACT, FIELD_LABELS, STAGE_LABELS
 from lib.errors import ConflictError, UserError
 from lib.text import md_escape
@@ -37,7 +38,14 @@ if last := st.session_state.get("dup_last"):
     st.page_link("views/customer.py", label=f"Open {md_escape(last['name'])}", icon=":material/open_in_new:",
                  query_params={"customer": last["id"]})
 
-pairs = merge.candidate_pairs(db, claims, ws, kind)
+# The pairs scan the whole workspace: kept in this session until any record of the workspace
+# changes (its newest audit entry moves), so clicking through the merge screen is quick.
+pairs_key = f"dup_pairs:{ws}:{kind.name}"
+marker = latest_change(db, claims, ws)
+cached = st.session_state.get(pairs_key)
+if cached is None or cached[0] != marker:
+    cached = st.session_state[pairs_key] = (marker, merge.candidate_pairs(db, claims, ws, kind))
+pairs = cached[1]
 if not pairs:
     st.info(
         f"**No likely duplicates** among your {kind.plural}. Pairs show up here when two {kind.plural} share an "
@@ -179,6 +187,7 @@ with st.container(border=True):
             st.session_state.dup_last = {"id": summary["survivor_id"], "name": survivor_name}
             st.session_state.pop(table_key, None)
             st.session_state.pop(seen_key, None)
+            st.session_state.pop(pairs_key, None)
             st.rerun()
     if dismiss_col.button("Not a duplicate", icon=":material/block:", key="dup_dismiss"):
         try:
@@ -189,4 +198,5 @@ with st.container(border=True):
             st.session_state.dup_flash = "Marked as not a duplicate; this pair will not be proposed again."
             st.session_state.pop(table_key, None)
             st.session_state.pop("dup_last", None)
+            st.session_state.pop(pairs_key, None)
             st.rerun()
