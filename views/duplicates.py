@@ -12,6 +12,7 @@ import streamlit as st
 
 from lib import custom_fields, merge
 from lib.audit import latest_change
+from lib.csv_export import to_csv
 from lib.customers import CONTACT, FIELD_LABELS, STAGE_LABELS
 from lib.errors import ConflictError, UserError
 from lib.text import md_escape
@@ -76,6 +77,8 @@ event = st.dataframe(
     rows, hide_index=True, on_select="rerun", selection_mode="single-row", key=table_key,
     column_config={"Score": st.column_config.ProgressColumn("Score", min_value=0.0, max_value=1.0, format="%.2f")},
 )
+st.download_button("Download CSV", data=to_csv(rows, list(rows[0])), file_name=f"relata-duplicate-{kind.plural}.csv",
+                   mime="text/csv", icon=":material/download:", key="dup_csv", on_click="ignore")
 picked = [i for i in (event.selection.rows if event else []) if i < len(pairs)]
 if not picked:
     st.stop()

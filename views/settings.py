@@ -170,6 +170,8 @@ with fields_tab:
         field_rows = [{"For": d.record_type, "Field": d.label, "Type": custom_fields.FIELD_TYPES[d.field_type],
                        "Choices": ", ".join(d.options), "Required": d.required, "Key": d.key} for d in defs]
         st.dataframe(field_rows, hide_index=True, key="fields_table")
+        st.download_button("Download CSV", data=to_csv(field_rows, list(field_rows[0])), file_name="relata-custom-fields.csv",
+                           mime="text/csv", icon=":material/download:", key="fields_csv", on_click="ignore")
     else:
         st.info("No custom fields yet." + (" Add one below, e.g. “Customer since” or “Plan”." if is_admin else ""))
     if is_admin:
