@@ -219,6 +219,8 @@ def _display(value: Any) -> str:
         return "—"
     if isinstance(value, list):
         return ", ".join(map(str, value))
+    if isinstance(value, dict):  # custom fields
+        return "; ".join(f"{k}: {_display(v)}" for k, v in sorted(value.items()) if v not in (None, ""))
     return str(value)
 
 
