@@ -1,9 +1,12 @@
 """The customer lists: search, filters, sort and keyset pages, all computed in Postgres.
 
 Search folds case and accents (`private.fold`) and matches with pg_trgm, so `Zoe Muller`
-finds `Zoë Müller` and `Smiht` finds `Smith`; digits in the query also match phone numbers
-typed in any format. Pages are keyset pages (`after` = the last row's sort key), so page 200
-costs what page 1 costs; the total is counted separately with the same filters.
+finds `Zoë Müller` and `Smiht` finds `Smith` (typos are tolerated in names; emails, phones and
+websites match as substrings); digits in the query also match phone numbers typed in any
+format. The database's private.search_scored returns the matches with their relevance, and
+the list reads records by id from there. Pages are keyset pages (`after` = the last row's sort
+key), so page 200 costs what page 1 costs; the total is counted separately with the same
+filters, exactly up to COUNT_CAP if that takes at most COUNT_BUDGET_MS, else estimated.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from lib.db import Claims, Database
 
 PAGE_SIZE = 50
 COUNT_CAP = 10_000  # totals are exact up to here; beyond, the list says "more than 10,000"
+COUNT_BUDGET_MS = 60  # a count that needs longer (a rare filter under RLS) shows the planner's estimate
 SIMILARITY_THRESHOLD = 0.4  # pg_trgm word similarity: low enough for one typo in a short name
 
 SORTS = {
@@ -67,13 +71,24 @@ class Page:
     rows: list[dict]
     total: int  # exact up to COUNT_CAP; COUNT_CAP + 1 means "more than COUNT_CAP"
     next_after: tuple | None  # pass as `after` for the next page; None on the last page
+    total_estimated: bool = False  # the count ran out of COUNT_BUDGET_MS: `total` is the planner's estimate
 
     @property
     def total_capped(self) -> bool:
         return self.total > COUNT_CAP
 
     def total_text(self) -> str:
+        if self.total_estimated:
+            return f"about {_round(self.total):,}"
         return f"more than {COUNT_CAP:,}" if self.total_capped else f"{self.total:,}"
+
+
+def _round(n: int) -> int:
+    """Two significant digits: an estimate should not look exact."""
+    if n < 100:
+        return n
+    step = 10 ** (len(str(n)) - 2)
+    return round(n / step) * step
 
 
 def _fold_query(text: str) -> str:
@@ -84,26 +99,28 @@ def _like_pattern(text: str) -> str:
     return "%" + re.sub(r"([\\%_])", r"\\\1", text) + "%"
 
 
+# (id, score) of the records matching the search, contacts also through their company's name.
+_SEARCHED = "private.search_scored('{table}', %(ws)s, %(pat)s, %(q)s, %(phone)s)"
+
+
+def _search_params(q: str) -> dict[str, Any]:
+    digits = re.sub(r"\D", "", q)
+    if len(digits) >= 5 and re.fullmatch(r"[\d\s()+./-]+", q):
+        # A phone number, typed in any format: match its digits (without trunk zeros).
+        return {"q": q, "pat": _like_pattern(digits.lstrip("0")), "phone": True}
+    return {"q": q, "pat": _like_pattern(q), "phone": False}
+
+
 def _where(kind: Kind, workspace_id: str, f: Filters, defs: list[custom_fields.FieldDef]) -> tuple[sql.Composed, dict]:
+    """The filters as SQL on `c`, and the search's parameters (the caller joins its matches)."""
     parts: list[sql.Composable] = [sql.SQL("c.workspace_id = %(ws)s")]
     params: dict[str, Any] = {"ws": workspace_id}
     parts.append(sql.SQL("c.archived_at is not null" if f.archived else "c.archived_at is null"))
     q = _fold_query(f.search or "")
     if q:
-        params["q"] = q
-        params["pat"] = _like_pattern(q)
-        digits = re.sub(r"\D", "", q)
-        # The matching runs in private.search_matches, on the trigram index: under row-level
-        # security Postgres cannot use an index for LIKE or `<%` (not leakproof); `id = any(…)` it can.
-        if len(digits) >= 5 and re.fullmatch(r"[\d\s()+./-]+", q):
-            # A phone number, typed in any format: match its digits (without trunk zeros).
-            params["digits"] = _like_pattern(digits.lstrip("0"))
-            alternatives = [f"c.id = any(array(select private.search_matches('{kind.table}', %(ws)s, %(digits)s, null)))"]
-        else:
-            alternatives = [f"c.id = any(array(select private.search_matches('{kind.table}', %(ws)s, %(pat)s, %(q)s)))"]
-        if kind is CONTACT and "digits" not in params:
-            alternatives.append("c.company_id = any(array(select private.search_matches('companies', %(ws)s, %(pat)s, %(q)s)))")
-        parts.append(sql.SQL("(" + " or ".join(alternatives) + ")"))
+        # Matching runs in private.search_scored, on trigram indexes (under row-level security
+        # Postgres cannot use an index for LIKE or `<%`: not leakproof); the list joins its ids.
+        params.update(_search_params(q))
     for column, values, cast in (("stage", f.stages, "text"), ("source", f.sources, "text"), ("country", f.countries, "text")):
         if values:
             params[column + "s"] = list(values)
@@ -156,16 +173,21 @@ def _where(kind: Kind, workspace_id: str, f: Filters, defs: list[custom_fields.F
     return sql.SQL(" and ").join(parts), params
 
 
-def _select(kind: Kind, f: Filters) -> str:
-    score = ("extensions.word_similarity(private.fold(%(q)s), c.search_text)" if _fold_query(f.search or "")
-             else "0::real")
+def _select(kind: Kind, f: Filters, matches: str | None = None) -> str:
+    """The list's columns and joins; with a search, driven by its (id, score) pairs `matches`."""
+    table = "public.contacts" if kind is CONTACT else "public.companies"
+    score, source = "0::real", f"{table} c"
+    if matches:
+        # The matches first, then each record by primary key (under RLS, as every read): for the
+        # relevance order Sort -> Nested Loop -> Index Scan, which stops once the page is full.
+        score, source = "m.score", f"{matches} m join {table} c on c.id = m.id"
     if kind is CONTACT:
         return (
             "select c.id, c.full_name as name, c.first_name, c.last_name, c.title, c.email, c.phone,"
             " c.company_id, co.name as company_name, c.stage, c.owner_id, p.display_name as owner_name,"
             " c.tags, c.source, c.website, c.address, c.postal_code, c.city, c.country, c.consent, c.consent_source,"
             " c.notes, c.created_at, c.last_contacted_at, c.archived_at, c.custom, c.version, " + score + " as score"
-            " from public.contacts c left join public.companies co on co.id = c.company_id"
+            + (", m.match_count" if matches else "") + " from " + source + " left join public.companies co on co.id = c.company_id"
             " left join public.profiles p on p.id = c.owner_id"
         )
     return (
@@ -173,8 +195,9 @@ def _select(kind: Kind, f: Filters) -> str:
         " p.display_name as owner_name, c.tags, c.source, c.address, c.postal_code, c.city, c.country, c.consent,"
         " c.consent_source, c.notes, c.created_at,"
         " c.last_contacted_at, c.archived_at, c.custom, c.version, " + score + " as score,"
+        + (" m.match_count," if matches else "") +
         " (select count(*) from public.contacts k where k.company_id = c.id) as contacts"
-        " from public.companies c left join public.profiles p on p.id = c.owner_id"
+        " from " + source + " left join public.profiles p on p.id = c.owner_id"
     )
 
 
@@ -195,28 +218,52 @@ def _prepare(conn: psycopg.Connection, f: Filters) -> None:
         conn.execute("select set_config('pg_trgm.word_similarity_threshold', %s, true)", [str(SIMILARITY_THRESHOLD)])
 
 
+def _matches(kind: Kind, sort: str, params: dict, after: tuple | None) -> str:
+    """The search's (id, score, match_count) as a subquery; by relevance, sorted and after `after`."""
+    matches = (f"(select s.id, s.score, count(*) over () as match_count"
+               f" from {_SEARCHED.format(table=kind.table)} s)")
+    if sort != "relevance":
+        return matches
+    keyset = ""
+    if after is not None:
+        params["after_0"], params["after_1"] = after
+        # The score comes back as a Python float; `::real` makes it equal to the stored real again.
+        keyset = " where (s.score, s.id) < (%(after_0)s::real, %(after_1)s::uuid)"
+    return f"(select s.* from {matches} s{keyset} order by s.score desc, s.id desc)"
+
+
+def _list_query(kind: Kind, f: Filters, sort: str, where: sql.Composed, params: dict,
+                after: tuple | None, limit: int | None) -> sql.Composed:
+    """The rows of the list in `sort` order after the key `after`, at most `limit` of them."""
+    tail = "" if limit is None else f" limit {int(limit)}"
+    matches = _matches(kind, sort, params, after) if _fold_query(f.search or "") else None
+    select = sql.SQL(_select(kind, f, matches))
+    if sort == "relevance":
+        return select + sql.SQL(" where ") + where + sql.SQL(" order by m.score desc, m.id desc" + tail)
+    expressions, descending = _order(kind, sort)
+    keys = expressions + ["c.id"]
+    keyset = sql.SQL("")
+    if after is not None:
+        placeholders = ", ".join(f"%(after_{i})s" for i in range(len(keys)))
+        for i, value in enumerate(after):
+            params[f"after_{i}"] = value
+        keyset = sql.SQL(f" and ({', '.join(keys)}) {'<' if descending else '>'} ({placeholders})")
+    direction = " desc" if descending else ""
+    order = ", ".join(k + direction for k in keys)
+    return select + sql.SQL(" where ") + where + keyset + sql.SQL(f" order by {order}{tail}")
+
+
 def page_query(conn: psycopg.Connection, workspace_id: str, kind: Kind, f: Filters, sort: str = "name",
                after: tuple | None = None, limit: int = PAGE_SIZE) -> tuple[sql.Composed, sql.Composed, dict]:
     """The SQL of one page (limit + 1 rows, to tell whether more follow), of its total, and their parameters."""
     sort = effective_sort(f, sort)
     defs = custom_fields.definitions_in(conn, workspace_id, kind.name)
     where, params = _where(kind, workspace_id, f, defs)
-    expressions, descending = _order(kind, sort)
-    keys = expressions + ["c.id"]
-    if sort == "relevance":
-        keys = ["extensions.word_similarity(private.fold(%(q)s), c.search_text)", "c.id"]
-    key_list = ", ".join(keys)
-    keyset = sql.SQL("")
-    if after is not None:
-        placeholders = ", ".join(f"%(after_{i})s" for i in range(len(keys)))
-        for i, value in enumerate(after):
-            params[f"after_{i}"] = value
-        keyset = sql.SQL(f" and ({key_list}) {'<' if descending else '>'} ({placeholders})")
-    direction = " desc" if descending else ""
-    order = ", ".join(k + direction for k in keys)
-    query = sql.SQL(_select(kind, f)) + sql.SQL(" where ") + where + keyset + sql.SQL(
-        f" order by {order} limit {int(limit) + 1}")
-    count = (sql.SQL("select count(*) as n from (select 1 from {table} c where ").format(table=kind.ident) + where
+    query = _list_query(kind, f, sort, where, params, after, int(limit) + 1)
+    source = sql.SQL("{table} c").format(table=kind.ident)
+    if "q" in params:
+        source = sql.SQL(f"{_SEARCHED.format(table=kind.table)} m join ") + source + sql.SQL(" on c.id = m.id")
+    count = (sql.SQL("select count(*) as n from (select 1 from ") + source + sql.SQL(" where ") + where
              + sql.SQL(f" limit {COUNT_CAP + 1}) counted"))
     return query, count, params
 
@@ -229,11 +276,51 @@ def page(db: Database, claims: Claims, workspace_id: str, kind: Kind, f: Filters
         _prepare(conn, f)
         query, count, params = page_query(conn, workspace_id, kind, f, sort, after, limit)
         rows = conn.execute(query, params).fetchall()
-        total = conn.execute(count, params).fetchone()["n"] if with_total else -1
+        matches = [row.pop("match_count", None) for row in rows][:1]
+        total, estimated = count_rows(conn, count, params) if with_total else (-1, False)
+        if estimated and matches:
+            total = _estimate_searched(conn, kind, f, workspace_id, matches[0])
     more = len(rows) > limit
     rows = rows[:limit]
     next_after = _sort_key(rows[-1], sort, kind) if more and rows else None
-    return Page(rows, total, next_after)
+    return Page(rows, total, next_after, estimated)
+
+
+def count_rows(conn: psycopg.Connection, count: sql.Composed, params: dict,
+               budget_ms: int = COUNT_BUDGET_MS) -> tuple[int, bool]:
+    """(total, estimated): the count of `page_query`, or the planner's estimate if it takes over `budget_ms`."""
+    previous = conn.execute("select current_setting('statement_timeout') as t").fetchone()["t"]
+    try:
+        with conn.transaction():  # a savepoint: a cancelled count leaves the page's transaction usable
+            conn.execute("select set_config('statement_timeout', %s, true)", [f"{int(budget_ms)}ms"])
+            total = conn.execute(count, params).fetchone()["n"]
+            conn.execute("select set_config('statement_timeout', %s, true)", [previous])
+        return total, False
+    except psycopg.errors.QueryCanceled:
+        plan = conn.execute(sql.SQL("explain (format json) ") + count, params).fetchone()
+        return _estimated_rows(next(iter(plan.values()))[0]["Plan"]), True
+
+
+def _estimate_searched(conn: psycopg.Connection, kind: Kind, f: Filters, workspace_id: str, matches: int) -> int:
+    """A searched total: the search's matches (known from the page) times the share of the list
+    that the other filters keep, as the planner estimates it (the estimate of a join with the
+    search function knows nothing of its row count)."""
+    defs = custom_fields.definitions_in(conn, workspace_id, kind.name)
+    plain = replace(f, search="")
+    shares = []
+    for filters in (plain, Filters(archived=f.archived)):
+        where, params = _where(kind, workspace_id, filters, defs)
+        statement = sql.SQL("explain (format json) select 1 from {table} c where ").format(table=kind.ident) + where
+        plan = conn.execute(statement, params).fetchone()
+        shares.append(max(1, _estimated_rows(next(iter(plan.values()))[0]["Plan"])))
+    return min(matches, round(matches * shares[0] / shares[1]))
+
+
+def _estimated_rows(plan: dict) -> int:
+    """Rows the planner expects under the count's Aggregate and Limit (the capped subquery)."""
+    while plan.get("Node Type") in ("Aggregate", "Limit", "Subquery Scan") and plan.get("Plans"):
+        plan = plan["Plans"][0]
+    return int(plan.get("Plan Rows", 0))
 
 
 def _sort_key(row: dict, sort: str, kind: Kind) -> tuple:
@@ -268,12 +355,7 @@ def iter_rows(db: Database, claims: Claims, workspace_id: str, kind: Kind, f: Fi
         _prepare(conn, f)
         defs = custom_fields.definitions_in(conn, workspace_id, kind.name)
         where, params = _where(kind, workspace_id, f, defs)
-        expressions, descending = _order(kind, sort)
-        if sort == "relevance":
-            expressions = ["extensions.word_similarity(private.fold(%(q)s), c.search_text)"]
-        direction = " desc" if descending else ""
-        order = ", ".join(k + direction for k in expressions + ["c.id"])
-        query = sql.SQL(_select(kind, f)) + sql.SQL(" where ") + where + sql.SQL(f" order by {order}")
+        query = _list_query(kind, f, sort, where, params, None, None)
         with conn.cursor(name="export_rows") as cursor:
             cursor.itersize = batch
             cursor.execute(query, params)

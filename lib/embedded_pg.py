@@ -208,11 +208,22 @@ def _init_cluster(pgdata: Path, user: str | None, superuser_password: str) -> No
         pwfile.unlink(missing_ok=True)
 
 
+def _shared_buffers_mb() -> int:
+    """A quarter of the RAM, at least 128 MB and at most 1 GB: the customer lists' working set
+    (search table, indexes, the rows of a page) then stays in Postgres's own cache. Shared
+    memory is only touched as it is used, so a small database does not take the whole of it."""
+    try:
+        ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return 128
+    return max(128, min(1024, ram // 4 // 2**20))
+
+
 def _start(pgdata: Path, user: str | None) -> int:
     port = _free_port()
     options = (
         f"-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories='' "
-        "-c max_connections=100 -c shared_buffers=128MB -c fsync=on"
+        f"-c max_connections=100 -c shared_buffers={_shared_buffers_mb()}MB -c fsync=on"
     )
     try:
         _run("pg_ctl", ["-w", "-t", "30", "-o", options, "-l", str(pgdata / "log"), "start"], pgdata, user)

@@ -182,6 +182,70 @@ def test_keyset_pages_cover_every_row_once(db, shop, sort):
     assert len(seen) == len(set(seen)) == 23
 
 
+def test_keyset_pages_by_relevance_cover_every_match_once(db, shop):
+    owner, ws = shop
+    for n in range(23):  # equal scores on purpose: ties are broken by id
+        add(db, owner, ws, first_name=f"P{n % 4}", last_name=("Smith", "Smyth", "Smithson")[n % 3])
+    add(db, owner, ws, first_name="Nobody", last_name="Else")
+    wanted = search.Filters(search="Smith")
+    seen, scores, after = [], [], None
+    while True:
+        page = search.page(db, owner.claims, ws, CONTACT, wanted, "relevance", after=after, limit=5)
+        seen.extend(r["id"] for r in page.rows)
+        scores.extend(r["score"] for r in page.rows)
+        if page.next_after is None:
+            break
+        after = page.next_after
+    by_name = search.page(db, owner.claims, ws, CONTACT, wanted, "name", limit=100)
+    assert len(seen) == len(set(seen)) == by_name.total == page.total
+    assert set(seen) == {r["id"] for r in by_name.rows}
+    assert scores == sorted(scores, reverse=True) and scores[0] > scores[-1]
+    exported = list(search.iter_rows(db, owner.claims, ws, CONTACT, wanted, "relevance"))
+    assert [r["id"] for r in exported] == seen
+
+
+def test_search_follows_every_write(db, people, factory):
+    owner, ws, co, ids = people
+    find = lambda q, kind=CONTACT: names(search.page(db, owner.claims, ws, kind, search.Filters(search=q), "relevance"))  # noqa: E731
+    customers.update(db, owner.claims, ws, CONTACT, ids["john"], {"last_name": "Walker"}, 1)
+    assert find("Smith") == [] and find("Walkr") == ["John Walker"]
+    customers.update(db, owner.claims, ws, COMPANY, co, {"name": "Konditorei Klein"}, 1)
+    assert find("schutz") == [] and find("konditorei") == ["Zoë Müller"]
+    assert find("Konditorei", COMPANY) == ["Konditorei Klein"]
+    customers.update(db, owner.claims, ws, CONTACT, ids["ana"], {"company_id": co}, 1)
+    assert sorted(find("konditorei")) == ["Ana González", "Zoë Müller"]
+    other, other_ws = factory.owner("Elsewhere")
+    add(db, other, other_ws, first_name="John", last_name="Walker")
+    assert find("Walker") == ["John Walker"]  # one, not the other workspace's namesake
+    assert names(search.page(db, other.claims, ws, CONTACT, search.Filters(search="Walker"), "relevance")) == []
+
+
+def test_a_slow_count_falls_back_to_the_estimate(db, people):
+    owner, ws, _, _ = people
+    slow = psycopg.sql.SQL("select count(*) as n from (select 1 from public.contacts c, pg_sleep(0.2)"
+                           " where c.workspace_id = %(ws)s limit 10001) counted")
+    with db.as_user(owner.claims) as conn:
+        before = conn.execute("select current_setting('statement_timeout') as t").fetchone()["t"]
+        total, estimated = search.count_rows(conn, slow, {"ws": ws}, budget_ms=20)
+        assert estimated and total >= 0
+        assert conn.execute("select current_setting('statement_timeout') as t").fetchone()["t"] == before
+        assert search.count_rows(conn, psycopg.sql.SQL("select 3 as n"), {}) == (3, False)
+        assert conn.execute("select current_setting('statement_timeout') as t").fetchone()["t"] == before
+    assert search.Page([], 12_345, None, total_estimated=True).total_text() == "about 12,000"
+    assert search.Page([], 42, None, total_estimated=True).total_text() == "about 42"
+    assert search.Page([], 42, None).total_text() == "42"
+
+
+def test_a_searched_total_is_estimated_from_the_matches(db, shop, monkeypatch):
+    owner, ws = shop
+    for n in range(12):
+        add(db, owner, ws, first_name=f"S{n}", last_name="Smith", stage="customer" if n % 3 == 0 else "lead")
+    monkeypatch.setattr(search, "count_rows", lambda conn, count, params: (0, True))  # as if the count took too long
+    page = search.page(db, owner.claims, ws, CONTACT, search.Filters(search="Smith", stages=("customer",)), "relevance")
+    assert page.total_estimated and 1 <= page.total <= 12 and page.total_text().startswith("about ")
+    assert len(page.rows) == 4 and "match_count" not in page.rows[0]
+
+
 def test_totals_are_exact_up_to_a_cap(db, shop, monkeypatch):
     owner, ws = shop
     for n in range(7):

@@ -167,7 +167,7 @@ prev_col, page_col, next_col = st.columns([1, 3, 1])
 if prev_col.button("Previous", icon=":material/chevron_left:", disabled=len(cursors) == 1, key="cust_prev"):
     cursors.pop()
     st.rerun()
-page_col.caption(f"Page {len(cursors)}" + ("" if result.total_capped else
+page_col.caption(f"Page {len(cursors)}" + ("" if result.total_capped or result.total_estimated else
                  f" of {max(1, -(-result.total // search.PAGE_SIZE)):,}"))
 if next_col.button("Next", icon=":material/chevron_right:", disabled=result.next_after is None, key="cust_next"):
     cursors.append(result.next_after)
