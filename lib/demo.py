@@ -253,6 +253,11 @@ def _pattern(rng: random.Random, pattern: str) -> str:
     return "".join(str(rng.randint(0, 9)) if c == "#" else chr(rng.randint(65, 90)) if c == "@" else c for c in pattern)
 
 
+def _words(text: str) -> list[str]:
+    """Names separated by plain spaces; a no-break space joins the parts of one name (de\u00a0Vries)."""
+    return [w.replace("\u00a0", " ") for w in text.split(" ") if w]
+
+
 def phone_number(rng: random.Random, country: str, mobile: bool = True) -> str:
     """A valid E.164 number of `country`: its example number with the last digits drawn anew."""
     kind = phonenumbers.PhoneNumberType.MOBILE if mobile else phonenumbers.PhoneNumberType.FIXED_LINE
@@ -409,7 +414,7 @@ def _plan_contacts(demo: Demo, n: int) -> list[dict]:
         company = rng.choice(demo.companies) if rng.random() < 0.85 else None
         country = company["country"] if company and rng.random() < 0.9 else _countries(rng, 1)[0]
         language = COUNTRIES[country][1]
-        first, last = rng.choice(FIRST_NAMES[language].split()), rng.choice(LAST_NAMES[language].split())
+        first, last = rng.choice(_words(FIRST_NAMES[language])), rng.choice(_words(LAST_NAMES[language]))
         last = last.replace("\u00a0", " ")
         domain = company["domain"] if company else rng.choice(("mail.example", "post.example", "inbox.example"))
         local = f"{_slug(first, '')}.{_slug(last, '')}"

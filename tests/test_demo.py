@@ -91,7 +91,7 @@ def test_same_seed_same_data(loaded, factory, db, admin_conn):
     counts_b = demo.load_demo(db, owner_b.claims, ws_b, seed=7, today=TODAY)
     assert counts_b == counts_a
     query = ("select full_name, email, phone, stage, country, tags, custom, lead_at, customer_at"
-             " from public.contacts where workspace_id = %(ws)s order by email, full_name")
+             " from public.contacts where workspace_id = %(ws)s order by email, full_name, phone, lead_at, tags")
     assert _rows(admin_conn, ws_a, query) == _rows(admin_conn, ws_b, query)
     companies = "select name, email, phone, stage, industry from public.companies where workspace_id = %(ws)s order by name"
     assert _rows(admin_conn, ws_a, companies) == _rows(admin_conn, ws_b, companies)

@@ -60,8 +60,13 @@ query = search_col.text_input(
     "Search", key=f"cust_search_{kind.name}", placeholder="Name, email, phone" + (" or company" if kind is CONTACT else ""),
     label_visibility="collapsed", icon=":material/search:",
 )
+# Starting a search switches to best match; clearing it goes back to names.
+searching, was_searching = bool(query.strip()), st.session_state.get(f"cust_searching_{kind.name}", False)
+if searching != was_searching:
+    st.session_state[f"cust_sort_{kind.name}"] = "relevance" if searching else "name"
+    st.session_state[f"cust_searching_{kind.name}"] = searching
 sort = sort_col.selectbox("Sort", list(search.SORTS), format_func=search.SORTS.get, key=f"cust_sort_{kind.name}",
-                          index=0 if query else 1, label_visibility="collapsed")
+                          index=1, label_visibility="collapsed")
 
 with st.expander("Filters", icon=":material/filter_list:"):
     cols = st.columns(3)
@@ -135,14 +140,14 @@ rows = []
 for r in result.rows:
     row = {"Name": r["name"] or r["email"]}
     if kind is CONTACT:
-        row["Company"] = r["company_name"]
-        row["Job title"] = r["title"]
+        row["Company"] = r["company_name"] or ""
+        row["Job title"] = r["title"] or ""
     else:
-        row["Industry"] = r["industry"]
+        row["Industry"] = r["industry"] or ""
         row["Contacts"] = r["contacts"]
     row.update({
-        "Email": r["email"], "Phone": format_phone(r["phone"]), "Stage": STAGE_LABELS[r["stage"]],
-        "Owner": r["owner_name"], "Tags": ", ".join(r["tags"]), "Source": r["source"],
+        "Email": r["email"] or "", "Phone": format_phone(r["phone"]), "Stage": STAGE_LABELS[r["stage"]],
+        "Owner": r["owner_name"] or "", "Tags": ", ".join(r["tags"]), "Source": r["source"] or "",
         "Country": country_name(r["country"]), "Last contacted": r["last_contacted_at"], "Created": r["created_at"],
     })
     for d in defs:
