@@ -19,6 +19,8 @@ Tables covered today and where their rows come from:
     custom_field_definitions  one select field, `custom_fields.define`
     companies, contacts       one each through `customers.create` (contact at the company)
     deals                     a first deal through `customers.convert_lead`
+    pipelines, stages, lost_reasons   the default ones every new workspace gets (trigger)
+    deal_stage_history        the first deal's entry into its stage (trigger)
     activities, tasks         one call logged and one task created through `lib.activities`
     duplicate_dismissals      a look-alike contact dismissed with `merge.dismiss`
     audit_log          written by the audit triggers for all of the above
