@@ -35,10 +35,13 @@ except (StartupError, ConfigError) as exc:
 PAGES = [
     ("home.py", "Home", ":material/home:", "home", None, "viewer"),
     ("customers.py", "Customers", ":material/groups:", "customers", "Sales", "viewer"),
+    ("deals.py", "Deals", ":material/view_kanban:", "deals", "Sales", "viewer"),
     ("tasks.py", "My tasks", ":material/task_alt:", "tasks", "Sales", "viewer"),
     ("duplicates.py", "Duplicates", ":material/join:", "duplicates", "Sales", "agent"),
     ("import_customers.py", "Import", ":material/upload_file:", "import", "Sales", "agent"),
     ("customer.py", "Customer", ":material/person:", "customer", "hidden", "viewer"),
+    ("deal.py", "Deal", ":material/handshake:", "deal", "hidden", "viewer"),
+    ("forecast.py", "Forecast", ":material/trending_up:", "forecast", "Analytics", "viewer"),
     ("settings.py", "Settings", ":material/settings:", "settings", "Settings", "viewer"),
 ]
 SECTIONS = ["Sales", "Service", "Marketing", "Analytics", "Settings"]
@@ -80,9 +83,10 @@ for file, title, icon, url_path, section, min_role in PAGES:
     nav.setdefault("" if section == "hidden" else section or "", []).append(by_url[url_path])
 ordered = {"": nav[""], **{s: nav[s] for s in SECTIONS if nav.get(s)}}
 selected = st.navigation(ordered)
-# A deep link ?customer=<id> opens the Customer 360 page, whichever page the URL named.
-if "customer" in st.query_params and selected.url_path != "customer" and "customer" in by_url:
-    st.switch_page(by_url["customer"], query_params=st.query_params.to_dict())
+# A deep link ?customer=<id> (or ?deal=<id>) opens that record's page, whichever page the URL named.
+for record_page in ("customer", "deal"):
+    if record_page in st.query_params and selected.url_path != record_page and record_page in by_url:
+        st.switch_page(by_url[record_page], query_params=st.query_params.to_dict())
 
 with st.sidebar:
     if len(workspaces) > 1:
