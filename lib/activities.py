@@ -74,10 +74,36 @@ def _when(value: object) -> datetime:
     return when
 
 
-def log_activity(db: Database, claims: Claims, workspace_id: str, kind: Kind, record_id: str, channel: str,
-                 subject: str | None = None, body: str | None = None, direction: str | None = None,
-                 occurred_at: datetime | None = None) -> str:
-    """Record a call, email, meeting, chat, social message or note on a contact or company."""
+def _deal_link(conn: psycopg.Connection, workspace_id: str, deal_id: str) -> dict[str, str | None]:
+    """The contact and company of a deal, so what is logged on it also shows on its customer's timeline."""
+    row = conn.execute("select contact_id, company_id from public.deals where workspace_id = %s and id = %s",
+                       [workspace_id, deal_id]).fetchone()
+    if row is None:
+        raise UserError("This deal no longer exists.")
+    return {k: str(v) if v else None for k, v in row.items()}
+
+
+def _customer_link(conn: psycopg.Connection, workspace_id: str, kind: Kind | None, record_id: str | None,
+                   deal_id: str | None) -> dict[str, str | None]:
+    if kind is not None and record_id:
+        link = _link(kind, record_id)
+        link["company_id"] = _company_of(conn, workspace_id, kind, record_id)
+        if deal_id:
+            _deal_link(conn, workspace_id, deal_id)  # the deal must exist too
+        return link
+    if deal_id:
+        return _deal_link(conn, workspace_id, deal_id)
+    return {"contact_id": None, "company_id": None}
+
+
+def log_activity(db: Database, claims: Claims, workspace_id: str, kind: Kind | None, record_id: str | None,
+                 channel: str, subject: str | None = None, body: str | None = None, direction: str | None = None,
+                 occurred_at: datetime | None = None, deal_id: str | None = None) -> str:
+    """Record a call, email, meeting, chat, social message or note on a contact or company.
+
+    With `deal_id` it belongs to that deal too; without a record it is linked to the deal's
+    contact and company, so it shows on their timelines as well.
+    """
     values, errors = collect({
         "subject": (optional_text, subject, "subject", 200),
         "body": (_body, body),
@@ -92,19 +118,19 @@ def log_activity(db: Database, claims: Claims, workspace_id: str, kind: Kind, re
     if errors:
         raise FormErrors(errors)
     with db.as_user(claims) as conn:
-        link = _link(kind, record_id)
-        link["company_id"] = _company_of(conn, workspace_id, kind, record_id)
+        link = _customer_link(conn, workspace_id, kind, record_id, deal_id)
         row = _insert(conn,
-            "insert into public.activities (workspace_id, contact_id, company_id, channel, direction, subject, body, occurred_at)"
-            " values (%s, %s, %s, %s, %s, %s, %s, %s) returning id",
-            [workspace_id, link["contact_id"], link["company_id"], channel, direction or None,
+            "insert into public.activities (workspace_id, contact_id, company_id, deal_id, channel, direction, subject,"
+            " body, occurred_at) values (%s, %s, %s, %s, %s, %s, %s, %s, %s) returning id",
+            [workspace_id, link["contact_id"], link["company_id"], deal_id or None, channel, direction or None,
              values["subject"], values["body"], values["occurred_at"]])
     return str(row["id"])
 
 
 def create_task(db: Database, claims: Claims, workspace_id: str, title: str, *, kind: Kind | None = None,
                 record_id: str | None = None, due_date: object = None, assignee_id: str | None = None,
-                priority: str = "normal", notes: str | None = None) -> str:
+                priority: str = "normal", notes: str | None = None, deal_id: str | None = None) -> str:
+    """A task, on a contact or company and/or a deal (then also on the deal's contact and company)."""
     values, errors = collect({
         "title": (clean_name, title, "task", 200),
         "due_date": (clean_date, due_date, "due date"),
@@ -115,19 +141,16 @@ def create_task(db: Database, claims: Claims, workspace_id: str, title: str, *, 
     if errors:
         raise FormErrors(errors)
     with db.as_user(claims) as conn:
-        contact_id = company_id = None
-        if kind is not None and record_id:
-            contact_id = record_id if kind is CONTACT else None
-            company_id = _company_of(conn, workspace_id, kind, record_id)
+        link = _customer_link(conn, workspace_id, kind, record_id, deal_id)
         if assignee_id and not conn.execute(
             "select 1 from public.workspace_members where workspace_id = %s and user_id = %s", [workspace_id, assignee_id]
         ).fetchone():
             raise FormErrors({"assignee_id": "Assign the task to a member of this workspace."})
         row = _insert(conn,
-            "insert into public.tasks (workspace_id, contact_id, company_id, title, notes, due_date, assignee_id, priority)"
-            " values (%s, %s, %s, %s, %s, %s, %s, %s) returning id",
-            [workspace_id, contact_id, company_id, values["title"], values["notes"], values["due_date"],
-             assignee_id or claims.sub, priority])
+            "insert into public.tasks (workspace_id, contact_id, company_id, deal_id, title, notes, due_date, assignee_id,"
+            " priority) values (%s, %s, %s, %s, %s, %s, %s, %s, %s) returning id",
+            [workspace_id, link["contact_id"], link["company_id"], deal_id or None, values["title"], values["notes"],
+             values["due_date"], assignee_id or claims.sub, priority])
     return str(row["id"])
 
 
@@ -187,6 +210,16 @@ def open_tasks(db: Database, claims: Claims, workspace_id: str, kind: Kind, reco
         ).fetchall()
 
 
+def deal_tasks(db: Database, claims: Claims, workspace_id: str, deal_id: str) -> list[dict]:
+    """The open tasks of a deal, soonest due first."""
+    with db.as_user(claims) as conn:
+        return conn.execute(
+            TASK_COLUMNS + " where t.workspace_id = %s and t.deal_id = %s and t.done_at is null"
+            " order by t.due_date nulls last, t.created_at limit 200",
+            [workspace_id, deal_id],
+        ).fetchall()
+
+
 @dataclass
 class TimelinePage:
     events: list[dict]
@@ -239,3 +272,26 @@ def summary(db: Database, claims: Claims, workspace_id: str, kind: Kind, record_
             f" from public.deals d where d.workspace_id = %(ws)s and d.{column} = %(id)s",
             {"ws": workspace_id, "id": record_id},
         ).fetchone()
+
+
+def deal_timeline(db: Database, claims: Claims, workspace_id: str, deal_id: str, before: tuple | None = None,
+                  limit: int = TIMELINE_PAGE) -> TimelinePage:
+    """What was logged on a deal (activities and tasks), newest first; `before` pages backwards."""
+    params: dict[str, Any] = {"ws": workspace_id, "deal": deal_id, "limit": limit + 1}
+    keyset = ""
+    if before:
+        params["b_at"], params["b_source"], params["b_id"] = before
+        keyset = " and (t.happened_at, t.source_table, t.source_id) < (%(b_at)s, %(b_source)s, %(b_id)s)"
+    with db.as_user(claims) as conn:
+        rows = conn.execute(
+            "select t.*, p.display_name as actor_name, k.full_name as contact_name"
+            " from public.customer_timeline t left join public.profiles p on p.id = t.actor_id"
+            " left join public.contacts k on k.id = t.contact_id"
+            " where t.workspace_id = %(ws)s and t.deal_id = %(deal)s and t.source_table in ('activities', 'tasks')"
+            f"{keyset} order by t.happened_at desc, t.source_table desc, t.source_id desc limit %(limit)s",
+            params,
+        ).fetchall()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    last = rows[-1] if more else None
+    return TimelinePage(rows, (last["happened_at"], last["source_table"], last["source_id"]) if last else None)

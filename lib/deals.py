@@ -374,3 +374,154 @@ def delete_stage(db: Database, claims: Claims, workspace_id: str, stage_id: str,
         _admin_write(conn, "delete from public.stages where workspace_id = %s and id = %s returning id",
                      [workspace_id, stage_id])
     return held
+
+
+# -- the deal page: stage path and history ---------------------------------------------------
+
+def stage_path(db: Database, claims: Claims, workspace_id: str, deal_id: str) -> list[dict]:
+    """The stages of the deal's pipeline in order; `current` marks its stage, `visited` those it has been in."""
+    with db.as_user(claims) as conn:
+        rows = conn.execute(
+            "select s.id, s.name, s.kind, s.probability, s.rotting_days, s.id = d.stage_id as current,"
+            " exists (select 1 from public.deal_stage_history h where h.deal_id = d.id and h.to_stage_id = s.id)"
+            "   as visited"
+            " from public.deals d join public.stages s on s.pipeline_id = d.pipeline_id"
+            " where d.workspace_id = %s and d.id = %s order by s.position, s.name",
+            [workspace_id, deal_id],
+        ).fetchall()
+    return [{**r, "id": str(r["id"])} for r in rows]
+
+
+def history(db: Database, claims: Claims, workspace_id: str, deal_id: str) -> list[dict]:
+    """The deal's stage history, oldest first: from, to, entered, left, days spent and who moved it.
+
+    A stage deleted since shows as None (the history keeps its dates, not its name).
+    """
+    with db.as_user(claims) as conn:
+        return conn.execute(
+            "select h.id, f.name as from_stage, t.name as to_stage, h.entered_at, h.left_at,"
+            " round((extract(epoch from coalesce(h.left_at, now()) - h.entered_at) / 86400)::numeric, 1) as days,"
+            " coalesce(p.display_name, p.email) as changed_by"
+            " from public.deal_stage_history h left join public.stages f on f.id = h.from_stage_id"
+            " left join public.stages t on t.id = h.to_stage_id left join public.profiles p on p.id = h.changed_by"
+            " where h.workspace_id = %s and h.deal_id = %s order by h.entered_at, h.id",
+            [workspace_id, deal_id],
+        ).fetchall()
+
+
+# -- admins: pipelines -----------------------------------------------------------------------
+
+NEW_PIPELINE_STAGES = (("New", 10, "open", 14), ("Won", 100, "won", None), ("Lost", 0, "lost", None))
+
+
+def _pipeline_name(conn: psycopg.Connection, workspace_id: str, name: str, exclude_id: str | None = None) -> str:
+    values, errors = collect({"name": (clean_name, name, "pipeline name", 100)})
+    if not errors and conn.execute(
+        "select 1 from public.pipelines where workspace_id = %s and lower(name) = lower(%s)"
+        " and id is distinct from %s::uuid",
+        [workspace_id, values["name"], exclude_id],
+    ).fetchone():
+        errors["name"] = "A pipeline with this name already exists."
+    if errors:
+        raise FormErrors(errors)
+    return values["name"]
+
+
+def add_pipeline(db: Database, claims: Claims, workspace_id: str, name: str) -> str:
+    """A new pipeline with one open stage plus Won and Lost, placed after the others."""
+    with db.as_user(claims) as conn:
+        clean_title = _pipeline_name(conn, workspace_id, name)
+        with conn.transaction():
+            row = _admin_write(
+                conn,
+                "insert into public.pipelines (workspace_id, name, position)"
+                " select %s, %s, coalesce(max(position) + 1, 0) from public.pipelines where workspace_id = %s"
+                " returning id",
+                [workspace_id, clean_title, workspace_id],
+            )
+            for position, (stage, probability, kind, rotting) in enumerate(NEW_PIPELINE_STAGES):
+                _admin_write(
+                    conn,
+                    "insert into public.stages (workspace_id, pipeline_id, name, position, probability, kind, rotting_days)"
+                    " values (%s, %s, %s, %s, %s, %s, %s) returning id",
+                    [workspace_id, row["id"], stage, position, probability, kind, rotting],
+                )
+    return str(row["id"])
+
+
+def rename_pipeline(db: Database, claims: Claims, workspace_id: str, pipeline_id: str, name: str, version: int) -> int:
+    """Rename a pipeline if nobody changed it since `version`; returns the new version."""
+    with db.as_user(claims) as conn:
+        clean_title = _pipeline_name(conn, workspace_id, name, exclude_id=pipeline_id)
+        try:
+            with conn.transaction():
+                row = conn.execute(
+                    "update public.pipelines set name = %s where workspace_id = %s and id = %s and version = %s"
+                    " returning version",
+                    [clean_title, workspace_id, pipeline_id, version],
+                ).fetchone()
+        except psycopg.errors.InsufficientPrivilege:
+            row = None
+        if row:
+            return row["version"]
+        current = conn.execute("select version from public.pipelines where workspace_id = %s and id = %s",
+                               [workspace_id, pipeline_id]).fetchone()
+    if current is None or current["version"] == version:
+        raise UserError("Only owners and admins can change pipelines and stages.")
+    raise ConflictError("Someone else changed this pipeline meanwhile; look again.", current)
+
+
+def delete_pipeline(db: Database, claims: Claims, workspace_id: str, pipeline_id: str, move_to: str | None = None) -> int:
+    """Delete a pipeline (never the default one); its deals must move first, in the same transaction.
+
+    `move_to` is an open stage of another pipeline: open deals go there, won and lost deals to that
+    pipeline's first won or lost stage, so their status, value and lost reason stay. Returns how many moved.
+    """
+    with db.as_user(claims) as conn:
+        pipeline = conn.execute("select is_default from public.pipelines where workspace_id = %s and id = %s",
+                                [workspace_id, pipeline_id]).fetchone()
+        if pipeline is None:
+            raise UserError("This pipeline no longer exists.")
+        if pipeline["is_default"]:
+            raise UserError("The default pipeline cannot be deleted.")
+        held = conn.execute("select count(*) as n from public.deals where workspace_id = %s and pipeline_id = %s",
+                            [workspace_id, pipeline_id]).fetchone()["n"]
+        if held and not move_to:
+            raise FormErrors({"move_to": f"This pipeline still holds {held} deal{'s' if held != 1 else ''}. "
+                                         "Choose a stage of another pipeline to move them to first."})
+        if held:
+            target = conn.execute(
+                "select pipeline_id from public.stages where workspace_id = %s and id = %s and kind = 'open'"
+                " and pipeline_id <> %s",
+                [workspace_id, move_to, pipeline_id],
+            ).fetchone()
+            if target is None:
+                raise FormErrors({"move_to": "Choose an open stage of another pipeline."})
+            with conn.transaction():
+                _write(
+                    conn,
+                    "update public.deals d set pipeline_id = %(target)s, stage_id = case when d.status = 'open'"
+                    "   then %(stage)s::uuid else (select s.id from public.stages s where s.pipeline_id = %(target)s"
+                    "   and s.kind = d.status order by s.position limit 1) end"
+                    " where d.workspace_id = %(ws)s and d.pipeline_id = %(pipeline)s returning 1",
+                    {"target": target["pipeline_id"], "stage": move_to, "ws": workspace_id, "pipeline": pipeline_id},
+                )
+                _admin_write(conn, "delete from public.pipelines where workspace_id = %s and id = %s returning id",
+                             [workspace_id, pipeline_id])
+        else:
+            _admin_write(conn, "delete from public.pipelines where workspace_id = %s and id = %s returning id",
+                         [workspace_id, pipeline_id])
+    return held
+
+
+def reorder_stages(db: Database, claims: Claims, workspace_id: str, pipeline_id: str, stage_ids: list[str]) -> None:
+    """Put the pipeline's stages in the order of `stage_ids` (all of them, each once)."""
+    with db.as_user(claims) as conn:
+        existing = {str(r["id"]) for r in conn.execute(
+            "select id from public.stages where workspace_id = %s and pipeline_id = %s", [workspace_id, pipeline_id])}
+        if set(map(str, stage_ids)) != existing or len(stage_ids) != len(existing):
+            raise UserError("The stages changed meanwhile; look again.")
+        with conn.transaction():
+            for position, stage_id in enumerate(stage_ids):
+                _admin_write(conn, "update public.stages set position = %s where workspace_id = %s and id = %s"
+                             " returning id", [position, workspace_id, stage_id])

@@ -22,8 +22,11 @@ def kind_picker(key: str, default: str = "contact") -> Kind:
 
 
 def task_form(rt, user, workspace_id: str, prefix: str, people: dict[str, str], *, kind: Kind | None = None,
-              record_id: str | None = None, default_due: date | None = None) -> bool:
-    """A new-task form (assigned to the user unless they pick a colleague); True once created."""
+              record_id: str | None = None, default_due: date | None = None, deal_id: str | None = None) -> bool:
+    """A new-task form (assigned to the user unless they pick a colleague); True once created.
+
+    With `deal_id` the task belongs to that deal (and, without a record, to the deal's customer).
+    """
     with st.form(f"{prefix}_form", clear_on_submit=True):
         slots = FieldSlots()
         title = st.text_input("Task", key=f"{prefix}_title", placeholder="e.g. Send the quote")
@@ -38,5 +41,5 @@ def task_form(rt, user, workspace_id: str, prefix: str, people: dict[str, str], 
         if st.form_submit_button("Create task", type="primary", key=f"{prefix}_submit"):
             return bool(attempt(lambda: activities.create_task(
                 rt.db, user.claims, workspace_id, title, kind=kind, record_id=record_id, due_date=due,
-                assignee_id=assignee, priority=priority), slots))
+                assignee_id=assignee, priority=priority, deal_id=deal_id), slots))
     return False

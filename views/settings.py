@@ -1,4 +1,5 @@
-"""Settings: workspace name, members and roles, invitations, your password, more workspaces.
+"""Settings: workspace name, members and roles, invitations, custom fields, deal pipelines and their
+stages, your password, more workspaces.
 
 Controls that change something are drawn only for roles allowed to use them (viewers see none);
 row-level security enforces the same rules underneath.
@@ -10,7 +11,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import streamlit as st
 
-from lib import custom_fields, workspaces
+from lib import custom_fields, deals, workspaces
 from lib.csv_export import to_csv
 from lib.errors import ConflictError, FormErrors, UserError
 from ui import session
@@ -25,7 +26,8 @@ if flash := st.session_state.pop("flash", None):
     st.toast(flash, icon=":material/check_circle:")
 
 st.title("Settings")
-workspace_tab, members_tab, fields_tab, account_tab = st.tabs(["Workspace", "Members", "Custom fields", "Your account"])
+workspace_tab, members_tab, fields_tab, pipelines_tab, account_tab = st.tabs(
+    ["Workspace", "Members", "Custom fields", "Pipelines", "Your account"])
 
 
 def invite_link(token: str) -> str:
@@ -219,6 +221,195 @@ with fields_tab:
                 elif attempt(lambda: custom_fields.remove_definition(rt.db, user.claims, ws_id, picked) or True):
                     st.session_state.flash = "Field removed."
                     st.rerun()
+
+KIND_LABELS = {"open": "Open", "won": "Won", "lost": "Lost"}
+
+
+def _saved(message: str, clear: str | None = None) -> None:
+    """Toast `message` after the rerun; `clear` names a form prefix whose inputs start empty again."""
+    for key in [k for k in st.session_state if clear and isinstance(k, str) and k.startswith(clear)]:
+        del st.session_state[key]
+    st.session_state.flash = message
+    st.rerun()
+
+
+def _pipeline_admin(pipeline: dict, all_pipelines: list[dict]) -> None:
+    """Rename or delete one pipeline (admins)."""
+    pid = pipeline["id"]
+    seen_key = f"pipeline_version_seen:{pid}"
+    seen = st.session_state.setdefault(seen_key, pipeline["version"])
+    with st.form("pipeline_rename_form"):
+        slots = FieldSlots()
+        new_name = st.text_input("Pipeline name", value=pipeline["name"], key=f"pipeline_rename_{pid}")
+        slots.under("name")
+        if st.form_submit_button("Rename", key="pipeline_rename_submit"):
+            try:
+                st.session_state[seen_key] = deals.rename_pipeline(rt.db, user.claims, ws_id, pid, new_name, seen)
+            except FormErrors as exc:
+                slots.show(exc.errors)
+            except ConflictError as exc:
+                st.session_state[seen_key] = exc.current["version"]
+                st.warning(f"{exc} Rename again to keep yours.", icon=":material/sync_problem:")
+            except UserError as exc:
+                st.error(str(exc))
+            else:
+                _saved("Pipeline renamed.")
+    if pipeline["is_default"]:
+        st.caption("The default pipeline (new deals land in it) cannot be deleted.")
+        return
+    with st.expander("Delete this pipeline", icon=":material/delete:"):
+        targets = {s["id"]: f"{p['name']} › {s['name']}" for p in all_pipelines if p["id"] != pid
+                   for s in p["stages"] if s["kind"] == "open"}
+        slots = FieldSlots()
+        move_to = st.selectbox("Move its deals to", list(targets), format_func=targets.get, index=None,
+                               placeholder="Only needed if it holds deals", key="pipeline_delete_move_to",
+                               help="Open deals go to this stage; won and lost deals to that pipeline's won or lost stage.")
+        slots.under("move_to")
+        confirm = st.checkbox("Yes, delete this pipeline and its stages", key="pipeline_delete_confirm")
+        if st.button("Delete pipeline", key="pipeline_delete", disabled=not confirm):
+            moved = attempt(lambda: deals.delete_pipeline(rt.db, user.claims, ws_id, pid, move_to), slots)
+            if moved is not None:
+                st.session_state.pop("pipeline_pick", None)
+                _saved(f"Pipeline deleted{f'; {moved} deal(s) moved' if moved else ''}.")
+
+
+def _add_stage(pipeline: dict) -> None:
+    with st.form("stage_add_form"):
+        slots = FieldSlots()
+        name_col, prob_col, rot_col, kind_col = st.columns([3, 2, 2, 2])
+        with name_col:
+            name = st.text_input("Stage name", key="stage_add_name")
+            slots.under("name")
+        with prob_col:
+            probability = st.text_input("Win probability %", key="stage_add_probability", placeholder="e.g. 40")
+            slots.under("probability")
+        with rot_col:
+            rotting = st.text_input("Rotting after (days)", key="stage_add_rotting", placeholder="none",
+                                    help="Open deals that stay longer are flagged on the board.")
+            slots.under("rotting_days")
+        with kind_col:
+            kind = st.selectbox("Kind", list(KIND_LABELS), format_func=KIND_LABELS.get, key="stage_add_kind")
+            slots.under("kind")
+        if st.form_submit_button("Add stage", type="primary", key="stage_add_submit"):
+            def add() -> str:
+                new_id = deals.add_stage(rt.db, user.claims, ws_id, pipeline["id"], name, probability, kind, rotting)
+                if kind == "open":  # open stages come before the won and lost ones
+                    order = [s["id"] for s in pipeline["stages"]]
+                    closed_at = next((i for i, s in enumerate(pipeline["stages"]) if s["kind"] != "open"), len(order))
+                    deals.reorder_stages(rt.db, user.claims, ws_id, pipeline["id"],
+                                         [*order[:closed_at], new_id, *order[closed_at:]])
+                return new_id
+            if attempt(add, slots):
+                _saved(f"Stage “{md_escape(' '.join(name.split()))}” added.", clear="stage_add_")
+
+
+def _edit_stage(pipeline: dict) -> None:
+    stages = {s["id"]: s for s in pipeline["stages"]}
+    sid = st.selectbox("Stage", list(stages), key="stage_edit_pick",
+                       format_func=lambda i: f"{stages[i]['name']} ({KIND_LABELS[stages[i]['kind']]}, "
+                                             f"{stages[i]['probability']}%)")
+    if sid not in stages:
+        return
+    stage = stages[sid]
+    seen_key = f"stage_version_seen:{sid}"
+    seen = st.session_state.setdefault(seen_key, stage["version"])
+    with st.form("stage_edit_form"):
+        slots = FieldSlots()
+        name_col, prob_col, rot_col = st.columns([3, 2, 2])
+        with name_col:
+            name = st.text_input("Stage name", value=stage["name"], key=f"stage_edit_name_{sid}")
+            slots.under("name")
+        with prob_col:
+            probability = st.text_input("Win probability %", value=str(stage["probability"]),
+                                        key=f"stage_edit_probability_{sid}")
+            slots.under("probability")
+        with rot_col:
+            rotting = st.text_input("Rotting after (days)", value=str(stage["rotting_days"] or ""),
+                                    key=f"stage_edit_rotting_{sid}", placeholder="none")
+            slots.under("rotting_days")
+        if st.form_submit_button("Save stage", type="primary", key="stage_edit_save"):
+            try:
+                deals.update_stage(rt.db, user.claims, ws_id, sid, name, probability, rotting, seen)
+            except FormErrors as exc:
+                slots.show(exc.errors)
+            except ConflictError as exc:
+                st.session_state.pop(seen_key, None)
+                st.warning(f"{exc} Save again to keep yours.", icon=":material/sync_problem:")
+            except UserError as exc:
+                st.error(str(exc))
+            else:
+                st.session_state.pop(seen_key, None)
+                _saved("Stage saved.")
+    order = list(stages)
+    at = order.index(sid)
+    earlier, later = st.columns(2)
+    for column, label, icon, step, key in ((earlier, "Move earlier", ":material/arrow_upward:", -1, "stage_move_up"),
+                                          (later, "Move later", ":material/arrow_downward:", 1, "stage_move_down")):
+        if column.button(label, icon=icon, key=key, disabled=not 0 <= at + step < len(order)):
+            order[at], order[at + step] = order[at + step], order[at]
+            if attempt(lambda: deals.reorder_stages(rt.db, user.claims, ws_id, pipeline["id"], order) or True):
+                _saved("Stage order saved.")
+    _delete_stage(pipeline, stage)
+
+
+def _delete_stage(pipeline: dict, stage: dict) -> None:
+    # A pipeline keeps at least one stage of each kind, and deals move only to a stage of the same
+    # kind, so deleting never reopens a won deal or closes an open one without its dialog.
+    same_kind = {s["id"]: s["name"] for s in pipeline["stages"] if s["kind"] == stage["kind"] and s["id"] != stage["id"]}
+    st.markdown(f"**Delete “{md_escape(stage['name'])}”**")
+    if not same_kind:
+        st.caption(f"This is the pipeline's only {stage['kind']} stage, so it cannot be deleted.")
+        return
+    slots = FieldSlots()
+    move_to = st.selectbox("Move its deals to", list(same_kind), format_func=same_kind.get, index=None,
+                           placeholder="Only needed if it holds deals", key="stage_delete_move_to")
+    slots.under("move_to")
+    confirm = st.checkbox("Yes, delete this stage", key="stage_delete_confirm")
+    if st.button("Delete stage", key="stage_delete", disabled=not confirm, icon=":material/delete:"):
+        moved = attempt(lambda: deals.delete_stage(rt.db, user.claims, ws_id, stage["id"], move_to), slots)
+        if moved is not None:
+            st.session_state.pop("stage_edit_pick", None)
+            _saved(f"Stage deleted{f'; {moved} deal(s) moved' if moved else ''}.")
+
+
+with pipelines_tab:
+    st.caption("Deal pipelines and their stages: order, win probability (for weighted totals), kind, and the "
+               "days after which an open deal is flagged as rotting.")
+    all_pipelines = deals.pipelines(rt.db, user.claims, ws_id)
+    stage_rows = [{"Pipeline": p["name"] + (" (default)" if p["is_default"] else ""), "Stage": s["name"],
+                   "Probability %": s["probability"], "Kind": KIND_LABELS[s["kind"]],
+                   "Rotting days": s["rotting_days"]} for p in all_pipelines for s in p["stages"]]
+    st.dataframe(stage_rows, hide_index=True, key="pipelines_table")
+    st.download_button("Download CSV", data=to_csv(stage_rows, list(stage_rows[0]) if stage_rows else ["Pipeline"]),
+                       file_name="relata-pipelines.csv", mime="text/csv", icon=":material/download:",
+                       key="pipelines_csv", on_click="ignore")
+    if not is_admin:
+        st.caption("Only owners and admins can change pipelines and stages.")
+    else:
+        by_pipeline = {p["id"]: p for p in all_pipelines}
+        st.subheader("Change a pipeline")
+        if (made_now := st.session_state.pop("pipeline_pick_next", None)) in by_pipeline:
+            st.session_state.pipeline_pick = made_now  # show the pipeline just added
+        picked_pipeline = st.selectbox("Pipeline", list(by_pipeline), format_func=lambda i: by_pipeline[i]["name"],
+                                       key="pipeline_pick")
+        if picked_pipeline in by_pipeline:
+            chosen = by_pipeline[picked_pipeline]
+            _pipeline_admin(chosen, all_pipelines)
+            st.markdown("**Add a stage**")
+            _add_stage(chosen)
+            st.markdown("**Change a stage**")
+            _edit_stage(chosen)
+        st.subheader("Add a pipeline")
+        with st.form("pipeline_add_form"):
+            slots = FieldSlots()
+            new_pipeline = st.text_input("Pipeline name", key="pipeline_add_name", placeholder="e.g. Partnerships")
+            slots.under("name")
+            st.caption("It starts with a “New” stage plus Won and Lost; add and rename stages afterwards.")
+            if st.form_submit_button("Add pipeline", type="primary", key="pipeline_add_submit"):
+                made = attempt(lambda: deals.add_pipeline(rt.db, user.claims, ws_id, new_pipeline), slots)
+                if made:
+                    st.session_state.pipeline_pick_next = made
+                    _saved(f"Pipeline “{md_escape(' '.join(new_pipeline.split()))}” added.", clear="pipeline_add_")
 
 with account_tab:
     st.write(f"Signed in as **{md_escape(user.email)}**.")
