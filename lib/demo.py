@@ -1,11 +1,13 @@
 """Demo data: a realistic, reproducible small-business workspace in a few seconds.
 
 `load_demo` fills an empty workspace with companies, contacts across the lifecycle, custom
-fields, activities, tasks and a few deals. Everything is generated from `random.Random` seeded
-with `seed` (one stream per purpose, so adding a step never changes what earlier steps made)
-and dated relative to `today`: two loads with the same seed hold the same names, emails,
-phones and stages. It runs as the signed-in user in one transaction, through row-level security
-and every trigger, with one set-based `INSERT … SELECT … FROM unnest(arrays)` per table.
+fields, activities, tasks, and deals in two pipelines with 18 months of stage history.
+Everything is generated from `random.Random` seeded with `seed` (one stream per purpose, so
+adding a step never changes what earlier steps made) and dated relative to `today`: two loads
+with the same seed hold the same names, emails, phones and stages. It runs as the signed-in
+user in one transaction, through row-level security and every trigger, with one set-based
+`INSERT … SELECT … FROM unnest(arrays)` per table (deals then move through their stages in a
+few set-based UPDATEs).
 
 Later issues add their records by appending a `Step` to `STEPS`; a step reads what earlier
 steps made from the `Demo` context (`demo.companies`, `demo.contacts`, …) and returns how many
@@ -520,31 +522,150 @@ def make_tasks(demo: Demo) -> int:
     return insert_rows(demo.conn, "tasks", columns, rows)
 
 
-def make_deals(demo: Demo) -> int:
-    """A few deals: won for customers, open for prospects, lost for some churned contacts."""
+PARTNER_PIPELINE = "Partnerships"
+# name, probability, kind, rotting days
+PARTNER_STAGES = (("Intro", 10, "open", 21), ("Evaluation", 30, "open", 30), ("Pilot", 60, "open", 45),
+                  ("Contract", 80, "open", 21), ("Signed", 100, "won", None), ("Declined", 0, "lost", None))
+PARTNER_TITLES = ("Reseller agreement", "Referral partnership", "Co-marketing", "Integration partnership",
+                  "Distribution deal")
+N_DEALS = {"sales": 620, "partners": 160}
+DEAL_WINDOW_DAYS = 548  # 18 months of history
+LOST_WEIGHTS = {"Price": 30, "Competitor": 25, "No budget": 15, "No decision": 15, "Timing": 10, "Other": 5}
+DEAL_COLUMNS = {"id": "uuid", "workspace_id": "uuid", "pipeline_id": "uuid", "stage_id": "uuid", "contact_id": "uuid",
+                "company_id": "uuid", "title": "text", "value": "numeric", "currency": "text", "owner_id": "uuid",
+                "source": "text", "expected_close_date": "date", "created_at": "timestamptz"}
+
+
+def _demo_pipelines(demo: Demo) -> dict[str, dict]:
+    """The default pipeline and a new "Partnerships" one: {key: {id, open: [stage ids], won, lost}}.
+
+    A pipeline lacking an open, a won or a lost stage (an admin may have shaped it so) gets no deals.
+    """
+    conn = demo.conn
+    partners = conn.execute(
+        "insert into public.pipelines (workspace_id, name, position)"
+        " select %s, %s, coalesce(max(position) + 1, 1) from public.pipelines where workspace_id = %s returning id",
+        [demo.workspace_id, PARTNER_PIPELINE, demo.workspace_id],
+    ).fetchone()["id"]
+    insert_rows(conn, "stages", {"workspace_id": "uuid", "pipeline_id": "uuid", "name": "text", "position": "int",
+                                 "probability": "int", "kind": "text", "rotting_days": "int"},
+                [{"workspace_id": demo.workspace_id, "pipeline_id": partners, "name": name, "position": i,
+                  "probability": p, "kind": kind, "rotting_days": rot}
+                 for i, (name, p, kind, rot) in enumerate(PARTNER_STAGES)])
+    rows = conn.execute(
+        "select p.id as pipeline_id, p.is_default, s.id, s.kind from public.pipelines p"
+        " join public.stages s on s.pipeline_id = p.id"
+        " where p.workspace_id = %s and (p.is_default or p.id = %s) order by s.position, s.name",
+        [demo.workspace_id, partners],
+    ).fetchall()
+    found: dict[str, dict] = {}
+    for r in rows:
+        key = "partners" if r["pipeline_id"] == partners else "sales"
+        entry = found.setdefault(key, {"id": str(r["pipeline_id"]), "open": [], "won": None, "lost": None})
+        if r["kind"] == "open":
+            entry["open"].append(str(r["id"]))
+        else:
+            entry[r["kind"]] = entry[r["kind"]] or str(r["id"])
+    return {k: v for k, v in found.items() if v["open"] and v["won"] and v["lost"]}
+
+
+def _deal_path(rng: random.Random, n_open: int, start: datetime, end: datetime) -> tuple[list[int], list[datetime]]:
+    """Which stages a deal went through and when: open stage indexes, then -1 (won) or -2 (lost).
+
+    A deal waits longer in later stages, is lost at any step, sometimes skips a stage, and now and
+    then stalls where it is; whatever has not finished by `end` is still open.
+    """
+    steps, times = [0], [start]
+    i, when = 0, start
+    while True:
+        when += timedelta(days=rng.uniform(2, 12 + 6 * i), hours=rng.uniform(0, 8))
+        if when > end:
+            return steps, times
+        r = rng.random()
+        last = i == n_open - 1
+        if r < (0.35 if last else 0.2):
+            i = -2
+        elif last:
+            i = -1
+        elif r < 0.215:
+            return steps, times  # stalled: still open, rotting
+        else:
+            i = min(i + (2 if r > 0.92 else 1), n_open - 1)
+        steps.append(i)
+        times.append(when)
+        if i < 0:
+            return steps, times
+
+
+def _plan_deals(demo: Demo, pipelines: dict[str, dict], reasons: dict[str, str]) -> list[dict]:
     rng = demo.rng("deals")
+    end = min(datetime.combine(demo.today, time(0), tzinfo=timezone.utc), datetime.now(timezone.utc))
     by_id = {c["id"]: c for c in demo.companies}
-    rows = []
-    for contact in demo.contacts:
-        chance = {"customer": 0.1, "prospect": 0.12, "churned": 0.15, "lead": 0.0}[contact["stage"]]
-        if rng.random() >= chance:
-            continue
-        status = {"customer": "won", "prospect": "open", "churned": "lost"}[contact["stage"]]
-        company = by_id.get(contact["company_id"])
-        closed = contact["customer_at"] if status == "won" else contact["churned_at"] if status == "lost" else None
-        rows.append({
-            "id": str(uuid.uuid4()), "workspace_id": demo.workspace_id, "contact_id": contact["id"],
-            "company_id": contact["company_id"],
-            "title": f"{rng.choice(DEAL_TITLES)} – {company['name'] if company else contact['last_name']}",
-            "value": round(rng.lognormvariate(8, 1)), "currency": COUNTRIES[contact["country"]][2],
-            "status": status, "closed_at": closed, "owner_id": contact["owner_id"], "source": contact["source"],
-            "expected_close_date": demo.today + timedelta(days=rng.randint(7, 90)) if status == "open" else None,
-            "created_at": contact["prospect_at"] or contact["lead_at"],
-        })
-    columns = {"id": "uuid", "workspace_id": "uuid", "contact_id": "uuid", "company_id": "uuid", "title": "text",
-               "value": "numeric", "currency": "text", "status": "text", "closed_at": "timestamptz",
-               "owner_id": "uuid", "source": "text", "expected_close_date": "date", "created_at": "timestamptz"}
-    return insert_rows(demo.conn, "deals", columns, rows)
+    pools = {outcome: [c for c in demo.contacts if c["stage"] in stages] for outcome, stages in
+             {"won": ("customer",), "lost": ("churned", "prospect", "lead"), "open": ("prospect", "customer", "lead")}.items()}
+    reason_names = [n for n in LOST_WEIGHTS if n in reasons] or list(reasons)
+    plans = []
+    for key, pipeline in pipelines.items():
+        n_open = len(pipeline["open"])
+        for _ in range(N_DEALS[key]):
+            # more deals lately: a growing business
+            start = end - timedelta(days=DEAL_WINDOW_DAYS * rng.random() ** 1.3, hours=rng.uniform(0, 10))
+            steps, times = _deal_path(rng, n_open, start, end)
+            outcome = "won" if steps[-1] == -1 else "lost" if steps[-1] == -2 else "open"
+            pool = pools[outcome] or demo.contacts
+            if key == "partners":
+                pool = [c for c in pool if c["company_id"]] or pool
+            contact = rng.choice(pool)
+            company = by_id.get(contact["company_id"])
+            value = round(rng.lognormvariate(9 if key == "partners" else 8, 0.9), -1) or 100
+            stage_ids = [pipeline["open"][s] if s >= 0 else pipeline["won" if s == -1 else "lost"] for s in steps]
+            if outcome == "open":
+                close = demo.today + timedelta(days=rng.randint(-40, 25 + 30 * (n_open - steps[-1])))
+            else:
+                close = (times[-1] + timedelta(days=rng.randint(-25, 15))).date()
+            name = company["name"] if company else contact["last_name"]
+            plans.append({
+                "id": str(uuid.uuid4()), "workspace_id": demo.workspace_id, "pipeline_id": pipeline["id"],
+                "stage_id": stage_ids[0], "contact_id": contact["id"], "company_id": contact["company_id"],
+                "title": f"{rng.choice(PARTNER_TITLES if key == 'partners' else DEAL_TITLES)} – {name}",
+                "value": value, "currency": COUNTRIES[contact["country"]][2],
+                "owner_id": contact["owner_id"] or demo.owner(rng), "source": contact["source"],
+                "expected_close_date": close, "created_at": times[0],
+                "moves": stage_ids[1:], "times": times,
+                "won_value": round(value * rng.uniform(0.85, 1.05), -1) if outcome == "won" else None,
+                "lost_reason": reasons[_weighted(rng, {n: LOST_WEIGHTS.get(n, 5) for n in reason_names})]
+                if outcome == "lost" and reason_names else None,
+            })
+    return plans
+
+
+def make_deals(demo: Demo) -> int:
+    """Deals in the default pipeline and a "Partnerships" one over the last 18 months, each moved
+    through its stages by set-based updates (the trigger writes the stage history), won ones at
+    their final value, lost ones with a reason; then the history gets its real dates
+    (`private.backdate_deal_history`)."""
+    conn = demo.conn
+    pipelines = _demo_pipelines(demo)
+    reasons = {r["name"]: str(r["id"]) for r in conn.execute(
+        "select id, name from public.lost_reasons where workspace_id = %s and archived_at is null",
+        [demo.workspace_id]).fetchall()}
+    plans = _plan_deals(demo, pipelines, reasons)
+    count = insert_rows(conn, "deals", DEAL_COLUMNS, plans)
+    for k in range(max((len(p["moves"]) for p in plans), default=0)):
+        moving = [p for p in plans if len(p["moves"]) > k]
+        closing = [len(p["moves"]) == k + 1 for p in moving]
+        conn.execute(
+            "update public.deals d set stage_id = u.stage_id, value = coalesce(u.value, d.value),"
+            " lost_reason_id = u.lost_reason_id"
+            " from unnest(%s::uuid[], %s::uuid[], %s::numeric[], %s::uuid[]) as u (id, stage_id, value, lost_reason_id)"
+            " where d.workspace_id = %s and d.id = u.id",
+            [[p["id"] for p in moving], [p["moves"][k] for p in moving],
+             [p["won_value"] if last else None for p, last in zip(moving, closing)],
+             [p["lost_reason"] if last else None for p, last in zip(moving, closing)], demo.workspace_id],
+        )
+    history = [{"deal_id": p["id"], "times": [t.isoformat() for t in p["times"]]} for p in plans]
+    conn.execute("select private.backdate_deal_history(%s, %s::jsonb)", [demo.workspace_id, json.dumps(history)])
+    return count
 
 
 STEPS: list[Step] = [
