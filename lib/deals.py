@@ -369,6 +369,15 @@ def delete_stage(db: Database, claims: Claims, workspace_id: str, stage_id: str,
         if held:
             if move_to == stage_id:
                 raise FormErrors({"move_to": "Choose another stage."})
+            kinds = conn.execute(
+                "select (select kind from public.stages where id = %s) as old_kind,"
+                " (select kind from public.stages where id = %s and pipeline_id ="
+                "   (select pipeline_id from public.stages where id = %s)) as new_kind",
+                [stage_id, move_to, stage_id],
+            ).fetchone()
+            if kinds["new_kind"] != kinds["old_kind"]:
+                # Won deals stay won and open deals open: a stage deletion never rewrites outcomes.
+                raise FormErrors({"move_to": "Choose a stage of the same pipeline and kind (open, won or lost)."})
             _write(conn, "update public.deals set stage_id = %s where workspace_id = %s and stage_id = %s returning 1",
                    [move_to, workspace_id, stage_id])
         _admin_write(conn, "delete from public.stages where workspace_id = %s and id = %s returning id",

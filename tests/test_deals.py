@@ -129,6 +129,8 @@ def test_a_stage_with_deals_is_deleted_only_after_moving_them(db, sales, factory
     with pytest.raises(UserError):
         deals.delete_stage(db, agent.claims, ws, stages["Lead in"], move_to=stages["Qualified"])
     assert deals.get(db, owner.claims, ws, deal_id)["stage_name"] == "Lead in"  # nothing half-done
+    with pytest.raises(FormErrors, match="same pipeline and kind"):
+        deals.delete_stage(db, owner.claims, ws, stages["Lead in"], move_to=stages["Won"])
     assert deals.delete_stage(db, owner.claims, ws, stages["Lead in"], move_to=stages["Qualified"]) == 1
     assert deals.get(db, owner.claims, ws, deal_id)["stage_name"] == "Qualified"
     names = [s["name"] for s in deals.pipelines(db, owner.claims, ws)[0]["stages"]]
