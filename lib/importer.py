@@ -1,6 +1,8 @@
 """Importing contacts and companies from CSV or Excel (.xlsx), all or nothing.
 
     python -m lib.importer PATH --workspace WS --email USER_EMAIL [--kind contact|company] [--update] [--load-valid]
+    python -m lib.importer PATH --workspace WS --email USER_EMAIL --kind deal [--pipeline NAME]
+        [--stage "Engaging=Qualified" ...] [--currency USD] [--load-valid]
 
 The steps, one transaction as the user:
 
@@ -21,6 +23,10 @@ If any row is rejected and the caller did not ask to load the valid rows, the tr
 rolled back and nothing at all is written; the result lists every rejected line and why.
 `preview` runs the very same steps on the first rows and rolls back, so what it shows is what
 the import will do.
+
+Deals (`run_deal_import`, see the "deals" section) follow the same steps onto a chosen pipeline:
+each stage value found in the file is mapped to one of its stages, companies and contacts are
+matched or created, and every deal is inserted directly at its stage.
 """
 
 from __future__ import annotations
@@ -45,7 +51,7 @@ from lib.csv_export import to_csv
 from lib.customers import CONTACT, FIELD_LABELS, KINDS, STAGE_LABELS, STAGES, Kind, kind_of
 from lib.db import Claims, Database
 from lib.errors import UserError
-from lib.validation import clean_bool, clean_country, clean_phone, clean_tags, clean_url
+from lib.validation import clean_bool, clean_country, clean_date, clean_number, clean_phone, clean_tags, clean_url
 
 Progress = Callable[[float, str], None]
 
@@ -293,6 +299,41 @@ SYNONYMS = {
 }
 
 
+# Deals are imported onto a pipeline: their stage by the file's own stage names (mapped on the
+# page), their company and contact by name or email (created when missing).
+DEAL = Kind("deal", "deals", "deal", "deals", "title", ())
+DEAL_FIELDS = {
+    "title": "Deal title", "value": "Value", "currency": "Currency", "expected_close_date": "Expected close date",
+    "stage": "Stage (mapped to the pipeline)", "company": "Company (by name)", "contact_email": "Contact email",
+    "contact_name": "Contact name", "owner": "Owner (member email or name)", "source": "Source",
+    "lost_reason": "Lost reason", "product": "Product (names the deal when there is no title)",
+}
+DEAL_SYNONYMS = {
+    "title": ["title", "deal", "deal name", "deal title", "opportunity name", "opportunity title", "name", "subject"],
+    "value": ["value", "amount", "deal value", "deal amount", "close value", "closed value", "opportunity amount",
+              "revenue", "montant"],
+    "currency": ["currency", "currency code", "devise"],
+    "expected_close_date": ["close date", "expected close date", "expected close", "closing date", "close",
+                            "date de cloture"],
+    "stage": ["stage", "deal stage", "sales stage", "pipeline stage", "status", "deal status", "etape", "statut"],
+    "company": SYNONYMS["company"],
+    "contact_email": ["contact email", "email", "e mail", "email address", "contact e mail", "courriel"],
+    "contact_name": ["contact", "contact name", "contact person", "person", "full name"],
+    "owner": SYNONYMS["owner"] + ["deal owner", "opportunity owner", "sales agent", "agent", "salesperson",
+                                  "sales person", "rep"],
+    "source": SYNONYMS["source"],
+    "lost_reason": ["lost reason", "loss reason", "reason lost", "reason"],
+    "product": ["product", "product name", "item", "produit"],
+}
+
+
+def record_kind(kind: Kind | str) -> Kind:
+    """contact, company or deal, by name or as is."""
+    if isinstance(kind, Kind):
+        return kind
+    return DEAL if kind == DEAL.name else kind_of(kind)
+
+
 def import_fields(kind: Kind) -> list[str]:
     """The built-in fields a column can fill: the kind's fields, with the company and owner by
     name rather than id, and (contacts) a full name split into first and last."""
@@ -316,6 +357,8 @@ def field_label(name: str, defs: list[custom_fields.FieldDef] = ()) -> str:
 
 def field_options(kind: Kind, defs: list[custom_fields.FieldDef]) -> dict[str, str]:
     """{field: label} of everything a column can be mapped to."""
+    if record_kind(kind) is DEAL:
+        return dict(DEAL_FIELDS)
     options = {f: field_label(f) for f in import_fields(kind)}
     options.update({d.form_key: field_label(d.form_key, defs) for d in defs})
     return options
@@ -330,6 +373,9 @@ def normalise_header(text: str) -> str:
 
 def _candidates(kind: Kind, defs: list[custom_fields.FieldDef]) -> list[tuple[str, str]]:
     """(normalised name, field), the most specific first."""
+    if kind is DEAL:
+        return [(synonym, name) for name, label in DEAL_FIELDS.items()
+                for synonym in [normalise_header(name), normalise_header(label)] + DEAL_SYNONYMS[name]]
     pairs = []
     for name in import_fields(kind):
         for synonym in [normalise_header(name), normalise_header(field_label(name))] + SYNONYMS.get(name, []):
@@ -345,7 +391,7 @@ def guess_mapping(headers: list[str], kind: Kind | str, custom_defs: list[custom
 
     Each field is given to one column at most (the leftmost that matches).
     """
-    kind = kind_of(kind) if isinstance(kind, str) else kind
+    kind = record_kind(kind)
     pairs = _candidates(kind, list(custom_defs))
     exact: dict[str, str] = {}
     for synonym, name in pairs:
@@ -555,6 +601,11 @@ class ImportResult:
     rows: int = 0  # data rows in the file
     companies_created: int = 0
     written: bool = False  # False: rolled back because of rejected rows (nothing was written)
+    # Deals only:
+    contacts_created: int = 0
+    unassigned: int = 0  # deals whose owner in the file is not (exactly one) member: left without owner
+    unmapped_stages: list[str] = field(default_factory=list)  # the file's stage values no stage was chosen for
+    by_stage: dict[str, int] = field(default_factory=dict)  # stage name -> deals (valid rows), pipeline order
 
     @property
     def valid(self) -> int:
@@ -792,12 +843,16 @@ def _write_error(kind: Kind, exc: psycopg.Error) -> UserError:
 
 def run_import(db: Database, claims: Claims, workspace_id: str, kind: Kind | str, data: bytes, filename: str,
                mapping: dict[str, str | None], *, on_existing: str = "skip", load_valid_rows: bool = False,
-               progress: Progress | None = None) -> ImportResult:
+               progress: Progress | None = None, **deal_options: Any) -> ImportResult:
     """Import the file in one transaction as the user; see the module docstring.
 
+    Deals go to `run_deal_import` (with `deal_options`: pipeline_id, stage_map, currency).
     Raises UserError when the file cannot be read or the user may not write records.
     """
-    kind = kind_of(kind) if isinstance(kind, str) else kind
+    kind = record_kind(kind)
+    if kind is DEAL:
+        return run_deal_import(db, claims, workspace_id, data, filename, mapping, load_valid_rows=load_valid_rows,
+                               progress=progress, **deal_options)
     progress = progress or _noop
     table = read_table(data, filename)
     result = ImportResult(headers=list(table.headers))
@@ -868,8 +923,15 @@ def rejected_csv(result: ImportResult) -> bytes:
 
 def template_csv(kind: Kind | str) -> bytes:
     """An example file to start from: the usual columns and two rows."""
-    kind = kind_of(kind) if isinstance(kind, str) else kind
-    if kind is CONTACT:
+    kind = record_kind(kind)
+    if kind is DEAL:
+        columns = ["Title", "Company", "Contact", "Contact email", "Value", "Currency", "Stage", "Close date",
+                   "Owner", "Source", "Lost reason"]
+        rows = [["Harbour Bikes — 20 e-bikes", "Harbour Bikes", "Ann Example", "ann@example.com", "24000", "GBP",
+                 "Proposal", "2026-12-15", "", "Trade fair", ""],
+                ["Dupont SARL — service contract", "Dupont SARL", "Jean Dupont", "", "3500", "EUR", "Lost",
+                 "2026-10-01", "", "Website", "Price"]]
+    elif kind is CONTACT:
         columns = ["First name", "Last name", "Email", "Phone", "Company", "Job title", "City", "Country",
                    "Stage", "Tags", "Marketing consent"]
         rows = [["Ann", "Example", "ann@example.com", "+44 20 7946 0000", "Harbour Bikes", "Buyer", "London",
@@ -882,6 +944,408 @@ def template_csv(kind: Kind | str) -> bytes:
                  "London", "GB", "Customer", "retail"],
                 ["Dupont SARL", "Construction", "", "04 72 00 00 00", "", "Lyon", "France", "Lead", ""]]
     return to_csv((dict(zip(columns, r)) for r in rows), columns)
+
+
+# -- deals ------------------------------------------------------------------------------------
+#
+# The same all-or-nothing steps as contacts: the file is cleaned in Python (numbers, dates, the
+# file's stage value -> a stage of the chosen pipeline) and COPYed into `import_staging`; SQL
+# resolves owners and lost reasons over the whole file; then set-based inserts create the missing
+# companies (by name) and contacts (by email, else by full name at that company) and the deals
+# themselves, straight at their stage: `private.place_deal` sets the status from the stage's kind
+# and `private.record_deal_stage` writes each deal's first history row.
+#
+# Choices: an owner that is not exactly one member of the workspace is not a reason to reject a
+# row: the deal is imported unassigned and counted in `unassigned` (another CRM's sales agents are
+# seldom all members yet). A blank stage puts the deal in the pipeline's first open stage; a stage
+# value with no stage chosen for it rejects the row. Without a title column the deal is named
+# "company — product" from whichever of those columns are mapped. Lost deals get the lost reason
+# of the same name, else "Other" (when the workspace has it). Won and lost deals are closed on
+# their close date.
+
+DEAL_STAGING = {
+    "title": "text", "value": "numeric", "currency": "text", "expected_close_date": "date", "stage_id": "uuid",
+    "stage_kind": "text", "company": "text", "contact_email": "text", "contact_first": "text",
+    "contact_last": "text", "owner": "text", "source": "text", "lost_reason": "text",
+}
+DEAL_TEXT_LIMITS = {"title": 200, "company": 200, "contact_name": 200, "owner": 200, "source": 100,
+                    "lost_reason": 100, "product": 200}
+MAX_VALUE = 10**12  # deals.value is numeric(14, 2)
+# Usual names of the open steps of a sales process, in order: the n-th group goes to the n-th open stage.
+OPEN_STAGE_HINTS = (("lead", "new", "prospect", "open", "cold", "inbound", "identif"),
+                    ("qualif", "engag", "contact", "discover", "warm", "interest", "meeting"),
+                    ("propos", "quote", "demo", "present", "offer", "solution"),
+                    ("negotiat", "commit", "contract", "verbal", "decision", "review"))
+WON_WORDS = {"won", "win", "signed", "success", "booked", "gagne", "closedwon"}
+LOST_WORDS = {"lost", "lose", "loss", "dead", "perdu", "cancelled", "canceled", "closedlost", "disqualified"}
+
+
+def _column_index(headers: list[str], mapping: dict[str, str | None], name: str) -> int | None:
+    """The first column mapped to `name`."""
+    for index, header in enumerate(headers):
+        if mapping.get(header) == name:
+            return index
+    return None
+
+
+def stage_values(table: Table, mapping: dict[str, str | None]) -> dict[str, int]:
+    """{stage value: rows} of the file's stage column, case-insensitively (as first written), blanks left out."""
+    index = _column_index(table.headers, mapping, "stage")
+    if index is None:
+        return {}
+    first: dict[str, str] = {}
+    counts: dict[str, int] = {}
+    for _line, values in data_rows(table):
+        raw = " ".join(values[index].split()) if index < len(values) else ""
+        if raw:
+            key = raw.lower()
+            first.setdefault(key, raw)
+            counts[key] = counts.get(key, 0) + 1
+    return {first[key]: counts[key] for key in first}
+
+
+def guess_stage(value: str, stages: list[dict]) -> str | None:
+    """The id of the stage a file's stage value most likely means, or None.
+
+    The stage of the same name (case and accents ignored), then one whose name the value contains,
+    then won/lost words ("Closed Won"), then the usual names of open steps by their order."""
+    text = normalise_header(value)
+    words = set(text.split()) | {text.replace(" ", "")}
+    for stage in stages:
+        if normalise_header(stage["name"]) == text:
+            return str(stage["id"])
+    by_kind = {kind: [s for s in stages if s["kind"] == kind] for kind in ("open", "won", "lost")}
+    for kind, vocabulary in (("won", WON_WORDS), ("lost", LOST_WORDS)):
+        if words & vocabulary and by_kind[kind]:
+            return str(by_kind[kind][0]["id"])
+    for stage in stages:
+        if f" {normalise_header(stage['name'])} " in f" {text} ":
+            return str(stage["id"])
+    opens = by_kind["open"]
+    for position, hints in enumerate(OPEN_STAGE_HINTS):
+        if opens and any(word.startswith(hints) for word in text.split()):
+            return str(opens[min(position, len(opens) - 1)]["id"])
+    return None
+
+
+def guess_stage_map(values: list[str], stages: list[dict]) -> dict[str, str | None]:
+    """{file value: stage id or None} for each stage value found in a file."""
+    return {value: guess_stage(value, stages) for value in values}
+
+
+def _amount(raw: str) -> float:
+    number = clean_number(raw, "value")
+    if number is None or number < 0 or number >= MAX_VALUE:
+        raise ValueError(f"“{raw}” is not an amount of 0 or more.")
+    return round(number, 2)
+
+
+def _currency(raw: str) -> str:
+    text = raw.strip().upper()
+    if not re.fullmatch(r"[A-Z]{3}", text):
+        raise ValueError(f"“{raw}” is not a three-letter currency code such as EUR or USD.")
+    return text
+
+
+def _date(raw: str) -> date:
+    return clean_date(raw, "date")
+
+
+class DealCleaner:
+    """A file row -> the staged deal values (DEAL_STAGING order) and the reasons it is bad."""
+
+    def __init__(self, headers: list[str], mapping: dict[str, str | None], stages: list[dict],
+                 stage_map: dict[str, str | None]):
+        self.width = len(headers)
+        self.index: dict[str, int] = {}
+        for index, header in enumerate(headers):
+            name = mapping.get(header)
+            if not name or name in self.index:
+                continue
+            if name not in DEAL_FIELDS:
+                raise UserError(f"The column “{header}” is mapped to “{name}”, which is not a field of deals.")
+            self.index[name] = index
+        kinds = {str(s["id"]): s["kind"] for s in stages}
+        self.stage_of = {value.lower(): (stage, kinds[stage]) for value, stage in stage_map.items()
+                         if stage and stage in kinds}
+        first_open = next((s for s in stages if s["kind"] == "open"), stages[0] if stages else None)
+        self.default_stage = (str(first_open["id"]), first_open["kind"]) if first_open else (None, None)
+        self.unmapped: dict[str, str] = {}  # lower-cased -> as first met
+        checks = {"value": _amount, "currency": _currency, "expected_close_date": _date}
+        self.checks = {name: _cached(checks[name]) if name in checks else self._text(name) for name in self.index}
+
+    @staticmethod
+    def _text(name: str) -> Callable[[str], str]:
+        limit, label = DEAL_TEXT_LIMITS.get(name, 200), DEAL_FIELDS[name]
+
+        def clean(raw: str) -> str:
+            text = " ".join(raw.split())
+            if len(text) > limit:
+                raise ValueError(f"{label} can be at most {limit} characters long.")
+            return text
+        return clean
+
+    def clean(self, values: list[str]) -> tuple[list[Any], str | None]:
+        width = len(values)
+        got: dict[str, Any] = {}
+        errors: list[str] = []
+        for name, index in self.index.items():
+            raw = values[index].strip() if index < width else ""
+            if not raw:
+                continue
+            if name == "stage":
+                got[name] = " ".join(raw.split())
+                continue
+            try:
+                got[name] = self.checks[name](unneutralise(raw))
+            except ValueError as exc:
+                errors.append(f"{DEAL_FIELDS[name].split(' (')[0]}: {exc}")
+        if "title" not in self.index and not got.get("title"):
+            built = " — ".join(v for v in (got.get("company"), got.get("product")) if v)
+            got["title"] = built[:200] or None
+        stage_id, stage_kind = self.default_stage
+        if got.get("stage"):
+            found = self.stage_of.get(got["stage"].lower())
+            if found is None:
+                self.unmapped.setdefault(got["stage"].lower(), got["stage"])
+                errors.append(f"Stage: “{got['stage']}” is not mapped to a stage of the pipeline.")
+            else:
+                stage_id, stage_kind = found
+        first, last = _split_name(got["contact_name"]) if got.get("contact_name") else (None, None)
+        email = got.get("contact_email")
+        row = [got.get("title"), got.get("value"), got.get("currency"), got.get("expected_close_date"), stage_id,
+               stage_kind, got.get("company"), email.lower() if email else None, first, last, got.get("owner"),
+               got.get("source"), got.get("lost_reason")]
+        if width > self.width and any(v.strip() for v in values[self.width:]):
+            errors.append(f"This line has {width} values but the header names {self.width} columns "
+                          "(a delimiter or quote out of place?).")
+        return row, "; ".join(errors) or None
+
+
+def _pipeline_stages(conn: psycopg.Connection, workspace_id: str, pipeline_id: str | None) -> tuple[dict, list[dict]]:
+    """The chosen pipeline (default: the workspace's default one) and its stages in order."""
+    pipeline = conn.execute(
+        "select id, name from public.pipelines where workspace_id = %s and (id = %s or %s::uuid is null)"
+        " order by is_default desc, position, name limit 1",
+        [workspace_id, pipeline_id, pipeline_id],
+    ).fetchone()
+    if pipeline is None:
+        raise UserError("That pipeline does not exist in this workspace.")
+    stages = conn.execute("select id, name, kind from public.stages where pipeline_id = %s order by position, name",
+                          [pipeline["id"]]).fetchall()
+    return pipeline, stages
+
+
+def _stage_deals(conn: psycopg.Connection, workspace_id: str, table: Table, mapping: dict[str, str | None],
+                 pipeline_id: str | None, stage_map: dict[str, str | None] | None, progress: Progress,
+                 limit: int | None = None) -> tuple[dict, DealCleaner, int]:
+    pipeline, stages = _pipeline_stages(conn, workspace_id, pipeline_id)
+    if stage_map is None:
+        stage_map = guess_stage_map(list(stage_values(table, mapping)), stages)
+    cleaner = DealCleaner(table.headers, mapping, stages, stage_map)
+    if not cleaner.index:
+        raise UserError("Map at least one column to a field.")
+    conn.execute(
+        "create temp table import_staging (line integer primary key, error text, note text, owner_id uuid,"
+        " company_id uuid, contact_id uuid, lost_reason_id uuid, "
+        + ", ".join(f"{name} {kind}" for name, kind in DEAL_STAGING.items()) + ") on commit drop")
+    progress(0.0, "Reading the file")
+    statement = "copy import_staging (line, error, " + ", ".join(DEAL_STAGING) + ") from stdin"
+    count = 0
+    with conn.cursor() as cursor, cursor.copy(statement) as copy:
+        for line, values in data_rows(table):
+            staged, error = cleaner.clean(values)
+            copy.write_row((line, error, *staged))
+            count += 1
+            if count % PROGRESS_EVERY == 0:
+                progress(0.6 * table.fraction, f"Reading the file: {count:,} rows")
+            if limit is not None and count >= limit:
+                break
+    progress(0.6, f"Checking {count:,} rows")
+    _validate_deals(conn, workspace_id)
+    return pipeline, cleaner, count
+
+
+def _validate_deals(conn: psycopg.Connection, workspace_id: str) -> None:
+    """Required title and email syntax (errors); owners and lost reasons resolved (never errors)."""
+    conn.execute("analyze import_staging")
+    params = {"ws": workspace_id, "email_re": EMAIL_PATTERN}
+    conn.execute(
+        "update import_staging s set error = case"
+        "   when s.title is null then 'Deal title: a value is required (map a title, company or product column).'"
+        "   when s.contact_email !~ %(email_re)s"
+        "     then format('Contact email: “%%s” is not a valid email address.', s.contact_email) end"
+        " where s.error is null and (s.title is null or s.contact_email !~ %(email_re)s)",
+        params,
+    )
+    conn.execute(
+        "with members as materialized ("
+        "   select m.user_id, lower(p.email) as email, lower(p.display_name) as name"
+        "     from public.workspace_members m join public.profiles p on p.id = m.user_id"
+        "    where m.workspace_id = %(ws)s)"
+        " update import_staging t set owner_id = o.id,"
+        "   note = case when o.id is null then format('Owner “%%s” is not one member of this workspace: left unassigned.',"
+        "     t.owner) end"
+        " from import_staging s left join lateral ("
+        "   select case when count(distinct m.user_id) = 1 then min(m.user_id::text)::uuid end as id from members m"
+        "    where m.email = lower(s.owner)"
+        "       or (m.name = lower(s.owner) and not exists (select 1 from members e where e.email = lower(s.owner)))"
+        " ) o on true"
+        " where t.line = s.line and s.owner is not null and s.error is null",
+        params,
+    )
+    conn.execute(
+        "update import_staging s set lost_reason_id = coalesce("
+        "   (select r.id from public.lost_reasons r where r.workspace_id = %(ws)s and r.archived_at is null"
+        "     and lower(r.name) = lower(s.lost_reason) order by r.position limit 1),"
+        "   (select r.id from public.lost_reasons r where r.workspace_id = %(ws)s and r.archived_at is null"
+        "     and lower(r.name) = 'other' order by r.position limit 1))"
+        " where s.error is null and s.stage_kind = 'lost'",
+        params,
+    )
+
+
+def _load_deals(conn: psycopg.Connection, workspace_id: str, pipeline: dict, currency: str | None,
+                result: ImportResult, progress: Progress) -> None:
+    """The writes: missing companies, missing contacts, then the deals at their stages."""
+    params = {"ws": workspace_id, "pipeline": pipeline["id"], "currency": currency or "EUR"}
+    progress(0.7, "Creating companies")
+    result.companies_created = conn.execute(
+        "insert into public.companies (workspace_id, name)"
+        " select %(ws)s, n.company from (select distinct on (lower(company)) company from import_staging"
+        "   where error is null and company is not null order by lower(company), line) n"
+        " where not exists (select 1 from public.companies c where c.workspace_id = %(ws)s and lower(c.name) = lower(n.company))",
+        params,
+    ).rowcount
+    conn.execute(f"update import_staging s set company_id = co.id from {_company_lookup()} co"
+                 " where co.key = lower(s.company) and s.error is null", params)
+    progress(0.75, "Creating contacts")
+    match_by_email = (
+        "update import_staging s set contact_id = c.id from public.contacts c"
+        " where c.workspace_id = %(ws)s and lower(c.email) = s.contact_email and s.error is null and s.contact_id is null")
+    # Without an email, a contact is the one of that full name at the deal's company (or with none).
+    nobody = "'00000000-0000-0000-0000-000000000000'::uuid"
+    match_by_name = (
+        "update import_staging s set contact_id = k.id"
+        " from (select distinct on (lower(full_name), company_id) lower(full_name) as key, company_id, id"
+        "   from public.contacts where workspace_id = %(ws)s and full_name <> ''"
+        "   order by lower(full_name), company_id, created_at, id) k"
+        f" where k.key = lower(concat_ws(' ', s.contact_first, s.contact_last))"
+        f" and coalesce(k.company_id, {nobody}) = coalesce(s.company_id, {nobody})"
+        " and s.error is null and s.contact_id is null and s.contact_email is null"
+        " and coalesce(s.contact_first, s.contact_last) is not null")
+    conn.execute(match_by_email, params)
+    conn.execute(match_by_name, params)
+    created = conn.execute(
+        "insert into public.contacts (workspace_id, first_name, last_name, email, company_id)"
+        " select %(ws)s, n.contact_first, n.contact_last, n.contact_email, n.company_id"
+        " from (select distinct on (contact_email) contact_email, contact_first, contact_last, company_id"
+        "   from import_staging where error is null and contact_id is null and contact_email is not null"
+        "   order by contact_email, line) n",
+        params,
+    ).rowcount
+    created += conn.execute(
+        "insert into public.contacts (workspace_id, first_name, last_name, company_id)"
+        " select %(ws)s, n.contact_first, n.contact_last, n.company_id"
+        " from (select distinct on (lower(concat_ws(' ', contact_first, contact_last)), company_id)"
+        "   contact_first, contact_last, company_id from import_staging"
+        "   where error is null and contact_id is null and contact_email is null"
+        "     and coalesce(contact_first, contact_last) is not null"
+        "   order by lower(concat_ws(' ', contact_first, contact_last)), company_id, line) n",
+        params,
+    ).rowcount
+    result.contacts_created = created
+    if created:
+        conn.execute(match_by_email, params)
+        conn.execute(match_by_name, params)
+    progress(0.85, "Saving the deals")
+    result.inserted = conn.execute(
+        "insert into public.deals (workspace_id, title, value, currency, expected_close_date, pipeline_id, stage_id,"
+        "   company_id, contact_id, owner_id, source, lost_reason_id, closed_at)"
+        " select %(ws)s, s.title, coalesce(s.value, 0), coalesce(s.currency, %(currency)s), s.expected_close_date,"
+        "   %(pipeline)s, s.stage_id, s.company_id, s.contact_id, s.owner_id, s.source, s.lost_reason_id,"
+        "   case when s.stage_kind <> 'open' then s.expected_close_date::timestamptz end"
+        " from import_staging s where s.error is null order by s.line",
+        params,
+    ).rowcount
+
+
+def _deal_counts(conn: psycopg.Connection, result: ImportResult) -> None:
+    """Valid rows per stage (pipeline order) and how many go unassigned."""
+    rows = conn.execute(
+        "select st.name, count(*) as n from import_staging s join public.stages st on st.id = s.stage_id"
+        " where s.error is null group by st.name, st.position order by st.position, st.name").fetchall()
+    result.by_stage = {r["name"]: r["n"] for r in rows}
+    result.unassigned = conn.execute(
+        "select count(*) as n from import_staging where error is null and owner is not null and owner_id is null"
+    ).fetchone()["n"]
+
+
+def run_deal_import(db: Database, claims: Claims, workspace_id: str, data: bytes, filename: str,
+                    mapping: dict[str, str | None], *, pipeline_id: str | None = None,
+                    stage_map: dict[str, str | None] | None = None, currency: str | None = None,
+                    load_valid_rows: bool = False, progress: Progress | None = None) -> ImportResult:
+    """Import deals onto a pipeline in one transaction as the user (see the section comment).
+
+    `stage_map` is {file stage value: stage id or None}; None guesses it (`guess_stage_map`).
+    Deals without a currency column get `currency` (default EUR).
+    """
+    progress = progress or _noop
+    if currency:
+        try:
+            currency = _currency(currency)
+        except ValueError as exc:
+            raise UserError(f"Currency: {exc}") from None
+    table = read_table(data, filename)
+    result = ImportResult(headers=list(table.headers))
+    try:
+        with db.as_user(claims) as conn:
+            if not conn.execute("select %s::uuid in (select private.my_workspace_ids('agent')) as ok",
+                                [workspace_id]).fetchone()["ok"]:
+                raise UserError("Your role cannot import deals.")
+            pipeline, cleaner, result.rows = _stage_deals(conn, workspace_id, table, mapping, pipeline_id,
+                                                          stage_map, progress)
+            result.unmapped_stages = list(cleaner.unmapped.values())
+            _deal_counts(conn, result)
+            reasons = _rejections(conn)
+            if reasons:
+                progress(0.65, f"{len(reasons):,} rows have problems")
+                result.rejected = _with_raw_values(table, reasons)
+            if reasons and not load_valid_rows:
+                raise _Abandon(result)
+            _load_deals(conn, workspace_id, pipeline, currency, result, progress)
+            result.written = True
+    except _Abandon:
+        progress(1.0, "Nothing was imported")
+        return result
+    except psycopg.Error as exc:
+        raise _write_error(DEAL, exc) from exc
+    progress(1.0, "Done")
+    return result
+
+
+def preview_deals(db: Database, claims: Claims, workspace_id: str, data: bytes, filename: str,
+                  mapping: dict[str, str | None], *, pipeline_id: str | None = None,
+                  stage_map: dict[str, str | None] | None = None, limit: int = PREVIEW_ROWS) -> list[PreviewRow]:
+    """The first `limit` rows with their stage (or why they are rejected): the same checks, rolled back."""
+    table = read_table(data, filename)
+    try:
+        with db.as_user(claims) as conn:
+            _stage_deals(conn, workspace_id, table, mapping, pipeline_id, stage_map, _noop, limit)
+            rows = conn.execute(
+                "select s.line, s.error, s.note, st.name as stage from import_staging s"
+                " left join public.stages st on st.id = s.stage_id order by s.line").fetchall()
+            raise _Abandon(rows)
+    except _Abandon as done:
+        staged = {r["line"]: r for r in done.payload}
+    result = []
+    for line, values in data_rows(table):
+        row = staged.get(line)
+        if row is None:
+            break
+        reason = row["error"] or " ".join(filter(None, [f"→ {row['stage']}.", row["note"]]))
+        result.append(PreviewRow(line, "rejected" if row["error"] else "new", reason, list(values)))
+    return result
 
 
 # -- command line -----------------------------------------------------------------------------
@@ -907,15 +1371,20 @@ def main(argv: list[str] | None = None) -> int:
     from lib.config import load_settings
     from lib.runtime import open_runtime
 
-    parser = argparse.ArgumentParser(prog="python -m lib.importer", description="Import contacts or companies as a user.")
+    parser = argparse.ArgumentParser(prog="python -m lib.importer",
+                                     description="Import contacts, companies or deals as a user.")
     parser.add_argument("path")
     parser.add_argument("--workspace", required=True, help="workspace id or name")
     parser.add_argument("--email", required=True, help="the importing user's email")
-    parser.add_argument("--kind", choices=sorted(KINDS), default="contact")
+    parser.add_argument("--kind", choices=sorted([*KINDS, DEAL.name]), default="contact")
+    parser.add_argument("--pipeline", help="deals: the pipeline's name (default: the default pipeline)")
+    parser.add_argument("--stage", action="append", default=[], metavar="VALUE=STAGE",
+                        help="deals: put the file's stage VALUE into the pipeline's STAGE (repeatable; others are guessed)")
+    parser.add_argument("--currency", help="deals: currency of deals without a currency column (default EUR)")
     parser.add_argument("--update", action="store_true", help="update records whose email exists (default: skip them)")
     parser.add_argument("--load-valid", action="store_true", help="load the valid rows even if some are rejected")
     args = parser.parse_args(argv)
-    kind = kind_of(args.kind)
+    kind = record_kind(args.kind)
     runtime = open_runtime(load_settings())
     try:
         user_id, workspace_id = _lookup_user_and_workspace(runtime.admin_conninfo, args.email, args.workspace)
@@ -923,12 +1392,15 @@ def main(argv: list[str] | None = None) -> int:
         with open(args.path, "rb") as handle:
             data = handle.read()
         table = read_table(data, args.path)
-        defs = custom_fields.definitions(runtime.db, claims, workspace_id, kind.name)
-        mapping = guess_mapping(table.headers, kind, defs)
-        for header, name in mapping.items():
-            print(f"  {header!r:30} -> {field_label(name, defs) if name else '(ignored)'}")
-        result = run_import(runtime.db, claims, workspace_id, kind, data, args.path, mapping,
-                            on_existing="update" if args.update else "skip", load_valid_rows=args.load_valid)
+        if kind is DEAL:
+            result = _deals_from_command_line(runtime.db, claims, workspace_id, table, data, args)
+        else:
+            defs = custom_fields.definitions(runtime.db, claims, workspace_id, kind.name)
+            mapping = guess_mapping(table.headers, kind, defs)
+            for header, name in mapping.items():
+                print(f"  {header!r:30} -> {field_label(name, defs) if name else '(ignored)'}")
+            result = run_import(runtime.db, claims, workspace_id, kind, data, args.path, mapping,
+                                on_existing="update" if args.update else "skip", load_valid_rows=args.load_valid)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -940,8 +1412,51 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if result.written else 1
 
 
+def pipeline_named(pipelines: list[dict], name: str | None) -> dict:
+    """The pipeline of that name (case-insensitive), or the default one when no name is given."""
+    if not name:
+        return pipelines[0]
+    for pipeline in pipelines:
+        if pipeline["name"].lower() == name.strip().lower():
+            return pipeline
+    raise UserError(f"No pipeline named {name!r}; there are: {', '.join(p['name'] for p in pipelines)}.")
+
+
+def _deals_from_command_line(db: Database, claims: Claims, workspace_id: str, table: Table, data: bytes,
+                             args: argparse.Namespace) -> ImportResult:
+    from lib import deals
+
+    pipeline = pipeline_named(deals.pipelines(db, claims, workspace_id), args.pipeline)
+    stages = pipeline["stages"]
+    mapping = guess_mapping(table.headers, DEAL)
+    for header, name in mapping.items():
+        print(f"  {header!r:30} -> {DEAL_FIELDS[name] if name else '(ignored)'}")
+    stage_map = guess_stage_map(list(stage_values(table, mapping)), stages)
+    by_name = {s["name"].lower(): str(s["id"]) for s in stages}
+    for choice in args.stage:
+        value, _, stage = choice.partition("=")
+        if stage.strip().lower() not in by_name:
+            raise UserError(f"--stage {choice!r}: {pipeline['name']} has no stage {stage.strip()!r}.")
+        key = next((k for k in stage_map if k.lower() == value.strip().lower()), value.strip())
+        stage_map[key] = by_name[stage.strip().lower()]
+    names = {str(s["id"]): s["name"] for s in stages}
+    print(f"Pipeline {pipeline['name']}:")
+    for value, stage_id in stage_map.items():
+        print(f"  stage {value!r:24} -> {names.get(stage_id, '(not mapped: rows rejected)')}")
+    return run_deal_import(db, claims, workspace_id, data, args.path, mapping, pipeline_id=pipeline["id"],
+                           stage_map=stage_map, currency=args.currency, load_valid_rows=args.load_valid)
+
+
 def summary(result: ImportResult, kind: Kind) -> str:
     """One sentence saying what happened."""
+    kind = record_kind(kind)
+    if kind is DEAL and result.written:
+        extra = [f"{n:,} new {what}" for n, what in ((result.companies_created, "companies"),
+                                                      (result.contacts_created, "contacts")) if n]
+        if result.unassigned:
+            extra.append(f"{result.unassigned:,} without an owner (not a member)")
+        return (f"Deals: {result.inserted:,} added, {len(result.rejected):,} rejected"
+                + (f" ({', '.join(extra)})" if extra else "") + ".")
     if not result.written:
         return (f"Nothing was imported: {len(result.rejected):,} of {result.rows:,} rows have problems. "
                 "Fix them, or choose to load the valid rows.")

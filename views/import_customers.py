@@ -1,9 +1,10 @@
-"""Import: contacts or companies from a CSV or Excel file — map columns, preview, load all or nothing.
+"""Import: contacts, companies or deals from a CSV or Excel file — map columns, preview, load all or nothing.
 
 The work happens in lib.importer (one transaction as the user: staging table, checks in SQL,
-one insert); this page keeps the user's choices across reruns (session keys `import_…`), shows
-the preview the importer computes, a progress bar while loading, and the summary with the
-rejected rows to download.
+set-based inserts); this page keeps the user's choices across reruns (session keys `import_…`),
+shows the preview the importer computes, a progress bar while loading, and the summary with the
+rejected rows to download. Deals also choose a pipeline and which of its stages each stage value
+found in the file goes to.
 """
 
 from __future__ import annotations
@@ -12,12 +13,11 @@ import hashlib
 
 import streamlit as st
 
-from lib import custom_fields, importer
+from lib import custom_fields, deals, importer
 from lib.errors import UserError
 from lib.text import md_escape
 from lib.workspaces import can_write
 from ui import session
-from ui.widgets import kind_picker
 from ui.forms import attempt
 
 rt, user, _, current = session.page_context()
@@ -25,10 +25,24 @@ db, claims, ws = rt.db, user.claims, current.workspace_id
 
 st.title("Import")
 if not can_write(current.role):
-    st.info("Only agents and above import customers.")
+    st.info("Only agents and above import customers and deals.")
     st.stop()
 
-kind = kind_picker("import_kind")
+KIND_LABELS = {"contact": "Contacts", "company": "Companies", "deal": "Deals"}
+kind = importer.record_kind(st.segmented_control(
+    "Records", list(KIND_LABELS), format_func=KIND_LABELS.get, default="contact", key="import_kind",
+    label_visibility="collapsed") or "contact")
+is_deal = kind is importer.DEAL
+EXAMPLES = {
+    "contact": "for example *First name, Last name, Email, Phone, Company, Country, Stage, Tags*. "
+               "Each contact needs a name or an email; companies named in a *Company* column are found by name "
+               "or created. ",
+    "company": "for example *Name, Industry, Email, Phone, Website, Country, Stage, Tags*. Each company needs a name. ",
+    "deal": "for example *Title, Company, Contact, Contact email, Value, Currency, Stage, Close date, Owner* — "
+            "another CRM's opportunities export works as it is. Each deal needs a title (without a title column, "
+            "the company and product name it). You choose the pipeline and which of its stages each stage in "
+            "the file goes to; companies and contacts are found by name or email, or created. ",
+}
 
 uploaded = st.file_uploader(f"CSV or Excel file of {kind.plural}", type=["csv", "tsv", "txt", "xlsx"], key="import_file")
 if uploaded is None:
@@ -36,10 +50,7 @@ if uploaded is None:
     with st.container(border=True):
         st.markdown(
             f"**What the file should look like.** One {kind.label} per row and a first row naming the columns, "
-            + ("for example *First name, Last name, Email, Phone, Company, Country, Stage, Tags*. "
-               "Each contact needs a name or an email; companies named in a *Company* column are found by name "
-               "or created. " if kind.name == "contact" else
-               "for example *Name, Industry, Email, Phone, Website, Country, Stage, Tags*. Each company needs a name. ")
+            + EXAMPLES[kind.name]
             + "CSV (comma, semicolon or tab; UTF-8 or Windows encoding) or Excel .xlsx. You choose which column "
             "fills which field next, and see every row checked before anything is saved."
         )
@@ -59,7 +70,7 @@ except UserError as exc:
 
 # A new file (or another record kind) starts from freshly guessed columns.
 signature = f"{kind.name}:{uploaded.name}:{hashlib.sha256(data).hexdigest()}"
-defs = custom_fields.definitions(db, claims, ws, kind.name)
+defs = [] if is_deal else custom_fields.definitions(db, claims, ws, kind.name)
 if st.session_state.get("import_signature") != signature:
     st.session_state.import_signature = signature
     st.session_state.pop("import_result", None)
@@ -89,13 +100,69 @@ if kind.name == "contact" and not {"first_name", "last_name", "full_name", "emai
     st.warning("Map a name or an email column: each contact needs one.")
 if kind.name == "company" and "name" not in used:
     st.warning("Map the company name column: each company needs one.")
+if is_deal and not {"title", "company", "product"} & set(used):
+    st.warning("Map a title column (or a company or product column to name the deals): each deal needs one.")
+
+
+def stage_choices() -> tuple[str, dict[str, str | None], str]:
+    """The chosen pipeline, {file stage value: stage id or None} as assigned on the page, the currency."""
+    pipelines = deals.pipelines(db, claims, ws)
+    names = {p["id"]: p["name"] for p in pipelines}
+    st.subheader("Pipeline and stages")
+    pipeline_id = st.selectbox("Pipeline", list(names), format_func=names.get, key="import_pipeline")
+    stages = next(p for p in pipelines if p["id"] == pipeline_id)["stages"]
+    column = next((h for h, f in mapping.items() if f == "stage"), None)
+    found: dict[str, int] = {}
+    if column is not None:
+        cache_key = f"{signature}:{column}"
+        if st.session_state.get("import_stage_values", (None,))[0] != cache_key:
+            st.session_state.import_stage_values = (cache_key, importer.stage_values(table, mapping))
+        found = st.session_state.import_stage_values[1]
+    options = {"": "— not mapped: rows rejected —", **{str(s["id"]): s["name"] for s in stages}}
+    # New stage values or another pipeline: guess the stages again.
+    stage_signature = f"{signature}:{pipeline_id}:{list(found)}"
+    if st.session_state.get("import_stage_signature") != stage_signature:
+        st.session_state.import_stage_signature = stage_signature
+        for i, stage_id in enumerate(importer.guess_stage_map(list(found), stages).values()):
+            st.session_state[f"import_stage_{i}"] = stage_id or ""
+    stage_map: dict[str, str | None] = {}
+    if not found:
+        first_open = next((s["name"] for s in stages if s["kind"] == "open"), stages[0]["name"] if stages else "")
+        st.caption(f"No stage column: every deal goes into the first open stage, {md_escape(first_open)}."
+                   if column is None else f"The stage column is empty: every deal goes into {md_escape(first_open)}.")
+    else:
+        st.caption("Which stage of the pipeline each stage found in the file goes to. Won and lost stages close "
+                   "the deals on their close date; lost deals get the lost reason named in the file, else “Other”.")
+        grid = st.columns(3)
+        for i, (value, count) in enumerate(found.items()):
+            key = f"import_stage_{i}"
+            if st.session_state.get(key) not in options:
+                st.session_state[key] = ""
+            stage_map[value] = grid[i % 3].selectbox(
+                f"{md_escape(value)} ({count:,} rows)", list(options), format_func=options.get, key=key) or None
+        unmapped = [f"{md_escape(v)} ({found[v]:,} rows)" for v, s in stage_map.items() if not s]
+        if unmapped:
+            st.warning("Stage values not mapped to a stage: " + ", ".join(unmapped) + ". Those rows will be rejected.")
+    currency = None
+    if "currency" not in used:
+        currency = st.text_input("Currency of the values", value="EUR", max_chars=3, key="import_currency",
+                                 help="Three letters, such as EUR or USD; the file has no currency column.")
+    return pipeline_id, stage_map, currency
+
+
+deal_options: dict = {}
+if is_deal:
+    pipeline_id, stage_map, currency = stage_choices()
+    deal_options = {"pipeline_id": pipeline_id, "stage_map": stage_map, "currency": currency}
 
 st.subheader("Options")
-on_existing = st.radio(
-    "When a record with the same email already exists",
-    ["skip", "update"], format_func={"skip": "Skip it", "update": "Update it with the file's values"}.get,
-    key="import_existing", horizontal=True,
-)
+on_existing = "skip"
+if not is_deal:
+    on_existing = st.radio(
+        "When a record with the same email already exists",
+        ["skip", "update"], format_func={"skip": "Skip it", "update": "Update it with the file's values"}.get,
+        key="import_existing", horizontal=True,
+    )
 load_valid = st.checkbox(
     "Load the valid rows even if some rows have problems", key="import_load_valid",
     help="Otherwise a file with any rejected row loads nothing, so you can fix it and import it again.",
@@ -103,7 +170,13 @@ load_valid = st.checkbox(
 
 st.subheader("Preview")
 if used:
-    rows = attempt(lambda: importer.preview(db, claims, ws, kind, data, uploaded.name, mapping, on_existing=on_existing))
+    if is_deal:
+        rows = attempt(lambda: importer.preview_deals(db, claims, ws, data, uploaded.name, mapping,
+                                                      pipeline_id=deal_options["pipeline_id"],
+                                                      stage_map=deal_options["stage_map"]))
+    else:
+        rows = attempt(lambda: importer.preview(db, claims, ws, kind, data, uploaded.name, mapping,
+                                                on_existing=on_existing))
     if rows:
         icons = {"new": "✅ new", "update": "🔄 update", "skip": "⏭️ skip", "rejected": "❌ rejected"}
         st.dataframe(
@@ -128,7 +201,7 @@ if st.button(f"Import {kind.plural}", type="primary", icon=":material/upload:", 
 
     result = attempt(lambda: importer.run_import(
         db, claims, ws, kind, data, uploaded.name, mapping, on_existing=on_existing,
-        load_valid_rows=load_valid, progress=report))
+        load_valid_rows=load_valid, progress=report, **deal_options))
     if result is not None:
         st.session_state.import_result = result
         message = importer.summary(result, kind)
@@ -138,11 +211,21 @@ result = st.session_state.get("import_result")
 if result is not None:
     st.subheader("Result")
     (st.success if result.written else st.error)(importer.summary(result, kind))
-    added, updated, skipped, rejected = st.columns(4)
-    added.metric("Added", f"{result.inserted:,}")
-    updated.metric("Updated", f"{result.updated:,}")
-    skipped.metric("Skipped", f"{result.skipped:,}")
-    rejected.metric("Rejected", f"{len(result.rejected):,}")
+    if is_deal:
+        added, rejected, new_companies, new_contacts = st.columns(4)
+        added.metric("Added", f"{result.inserted:,}")
+        rejected.metric("Rejected", f"{len(result.rejected):,}")
+        new_companies.metric("New companies", f"{result.companies_created:,}")
+        new_contacts.metric("New contacts", f"{result.contacts_created:,}")
+        if result.by_stage:
+            st.caption(("By stage: " if result.written else "Valid rows by stage: ")
+                       + ", ".join(f"{md_escape(name)} {n:,}" for name, n in result.by_stage.items()) + ".")
+    else:
+        added, updated, skipped, rejected = st.columns(4)
+        added.metric("Added", f"{result.inserted:,}")
+        updated.metric("Updated", f"{result.updated:,}")
+        skipped.metric("Skipped", f"{result.skipped:,}")
+        rejected.metric("Rejected", f"{len(result.rejected):,}")
     if result.rejected:
         st.download_button(
             f"Download the {len(result.rejected):,} rejected rows (CSV)", data=importer.rejected_csv(result),
@@ -154,4 +237,7 @@ if result is not None:
             hide_index=True, key="import_rejected_table",
         )
     if result.written and result.inserted + result.updated:
-        st.page_link("views/customers.py", label=f"Open the {kind.plural}", icon=":material/groups:")
+        if is_deal:
+            st.page_link("views/deals.py", label="Open the deals board", icon=":material/view_kanban:")
+        else:
+            st.page_link("views/customers.py", label=f"Open the {kind.plural}", icon=":material/groups:")
