@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 import streamlit as st
 
 from lib import activities
-from lib.activities import PRIORITIES
+from lib.activities import CHANNELS, DIRECTIONS, PRIORITIES
 from lib.customers import Kind, kind_of
 from ui.forms import FieldSlots, attempt
 
@@ -43,3 +43,31 @@ def task_form(rt, user, workspace_id: str, prefix: str, people: dict[str, str], 
                 rt.db, user.claims, workspace_id, title, kind=kind, record_id=record_id, due_date=due,
                 assignee_id=assignee, priority=priority, deal_id=deal_id), slots))
     return False
+
+
+def activity_form(rt, user, workspace_id: str, prefix: str, *, kind: Kind | None = None, record_id: str | None = None,
+                  deal_id: str | None = None) -> str | None:
+    """Log a call, email, meeting, chat, social message or note; returns its label once saved."""
+    with st.form(f"{prefix}_form", clear_on_submit=True):
+        slots = FieldSlots()
+        channel = st.segmented_control("Kind", list(CHANNELS), format_func=lambda c: CHANNELS[c][0],
+                                       default="call", key=f"{prefix}_channel")
+        slots.under("channel")
+        direction = st.radio("Direction", [None, *DIRECTIONS], horizontal=True, key=f"{prefix}_direction",
+                             format_func=lambda d: "—" if d is None else d.capitalize())
+        subject = st.text_input("Subject", key=f"{prefix}_subject")
+        slots.under("subject")
+        body = st.text_area("What happened", key=f"{prefix}_body", help="Markdown works: **bold**, lists, links.")
+        slots.under("body")
+        when_date, when_time = st.columns(2)
+        day = when_date.date_input("Date", key=f"{prefix}_date", max_value=datetime.now().date())
+        time_ = when_time.time_input("Time", key=f"{prefix}_time")
+        slots.under("occurred_at")
+        if st.form_submit_button("Save activity", type="primary", key=f"{prefix}_submit"):
+            when = datetime.combine(day, time_).astimezone() if day and time_ else None
+            saved = attempt(lambda: activities.log_activity(
+                rt.db, user.claims, workspace_id, kind, record_id, channel or "", subject, body, direction, when,
+                deal_id=deal_id), slots)
+            if saved:
+                return CHANNELS.get(channel, ("Activity",))[0]
+    return None

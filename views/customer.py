@@ -13,14 +13,14 @@ from datetime import datetime
 import streamlit as st
 
 from lib import activities, customers
-from lib.activities import CHANNELS, DIRECTIONS
+from lib.activities import CHANNELS
 from lib.customers import CONTACT, COMPANY, STAGE_LABELS
 from lib.errors import UserError
 from lib.text import md_escape
 from lib.validation import country_name, format_phone
 from lib.workspaces import can_manage_members, can_write, members
 from ui import customer_form, session
-from ui.widgets import task_form
+from ui.widgets import activity_form, task_form
 from ui.forms import FieldSlots, attempt
 
 rt, user, _, current = session.page_context()
@@ -98,27 +98,9 @@ if writer and kind is CONTACT and record["stage"] in ("lead", "prospect") and no
 if writer:
     log_col, task_col = st.columns(2)
     with log_col.expander("Log an activity", icon=":material/edit_note:", expanded=False):
-        with st.form("log_form", clear_on_submit=True):
-            slots = FieldSlots()
-            channel = st.segmented_control("Kind", list(CHANNELS), format_func=lambda c: CHANNELS[c][0],
-                                           default="call", key="log_channel")
-            slots.under("channel")
-            direction = st.radio("Direction", [None, *DIRECTIONS], horizontal=True, key="log_direction",
-                                 format_func=lambda d: "—" if d is None else d.capitalize())
-            subject = st.text_input("Subject", key="log_subject")
-            slots.under("subject")
-            body = st.text_area("What happened", key="log_body", help="Markdown works: **bold**, lists, links.")
-            slots.under("body")
-            when_date, when_time = st.columns(2)
-            day = when_date.date_input("Date", key="log_date", max_value=datetime.now().date())
-            time_ = when_time.time_input("Time", key="log_time")
-            slots.under("occurred_at")
-            if st.form_submit_button("Save activity", type="primary", key="log_submit"):
-                when = datetime.combine(day, time_).astimezone() if day and time_ else None
-                if attempt(lambda: activities.log_activity(db, claims, ws, kind, rid, channel or "", subject, body,
-                                                           direction, when), slots):
-                    st.session_state.flash = f"{CHANNELS.get(channel, ('Activity',))[0]} logged."
-                    st.rerun()
+        if logged := activity_form(rt, user, ws, "log", kind=kind, record_id=rid):
+            st.session_state.flash = f"{logged} logged."
+            st.rerun()
     with task_col.expander("Create a task", icon=":material/add_task:", expanded=False):
         if task_form(rt, user, ws, "task", people, kind=kind, record_id=rid):
             st.session_state.flash = "Task created."

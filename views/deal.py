@@ -9,21 +9,21 @@ CSV) and Details (edit, with both versions shown when someone else saved first).
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
 import streamlit as st
 
 from lib import activities, deals
-from lib.activities import CHANNELS, DIRECTIONS
+from lib.activities import CHANNELS
 from lib.csv_export import to_csv
 from lib.errors import ConflictError, FormErrors, UserError
 from lib.text import md_escape
 from lib.workspaces import can_write, members
 from ui import session
 from ui.forms import FieldSlots, attempt
-from ui.widgets import task_form
+from ui.widgets import activity_form, task_form
 
 rt, user, _, current = session.page_context()
 db, claims, ws = rt.db, user.claims, current.workspace_id
@@ -203,27 +203,9 @@ if writer:
 if writer:
     log_col, task_col = st.columns(2)
     with log_col.expander("Log an activity", icon=":material/edit_note:"):
-        with st.form("deal_log_form", clear_on_submit=True):
-            slots = FieldSlots()
-            channel = st.segmented_control("Kind", list(CHANNELS), format_func=lambda c: CHANNELS[c][0],
-                                           default="call", key="deal_log_channel")
-            slots.under("channel")
-            direction = st.radio("Direction", [None, *DIRECTIONS], horizontal=True, key="deal_log_direction",
-                                 format_func=lambda d: "—" if d is None else d.capitalize())
-            subject = st.text_input("Subject", key="deal_log_subject")
-            slots.under("subject")
-            body = st.text_area("What happened", key="deal_log_body", help="Markdown works: **bold**, lists, links.")
-            slots.under("body")
-            when_date, when_time = st.columns(2)
-            day = when_date.date_input("Date", key="deal_log_date", max_value=datetime.now().date())
-            time_ = when_time.time_input("Time", key="deal_log_time")
-            slots.under("occurred_at")
-            if st.form_submit_button("Save activity", type="primary", key="deal_log_submit"):
-                when = datetime.combine(day, time_).astimezone() if day and time_ else None
-                if attempt(lambda: activities.log_activity(db, claims, ws, None, None, channel or "", subject, body,
-                                                           direction, when, deal_id=did), slots):
-                    st.session_state.flash = f"{CHANNELS.get(channel, ('Activity',))[0]} logged."
-                    st.rerun()
+        if logged := activity_form(rt, user, ws, "deal_log", deal_id=did):
+            st.session_state.flash = f"{logged} logged."
+            st.rerun()
     with task_col.expander("Create a task", icon=":material/add_task:"):
         if task_form(rt, user, ws, "deal_task", people, deal_id=did):
             st.session_state.flash = "Task created."
