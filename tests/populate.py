@@ -21,6 +21,8 @@ Tables covered today and where their rows come from:
     deals                     a first deal through `customers.convert_lead`
     pipelines, stages, lost_reasons   the default ones every new workspace gets (trigger)
     deal_stage_history        the first deal's entry into its stage (trigger)
+    sla_policies              the defaults every new workspace gets (trigger)
+    tickets, ticket_comments, ticket_attachments   one ticket with a reply and a text attachment
     activities, tasks         one call logged and one task created through `lib.activities`
     duplicate_dismissals      a look-alike contact dismissed with `merge.dismiss`
     audit_log          written by the audit triggers for all of the above
@@ -30,7 +32,7 @@ from __future__ import annotations
 
 import uuid
 
-from lib import activities, custom_fields, customers, merge, workspaces
+from lib import activities, custom_fields, customers, merge, tickets, workspaces
 from lib.auth.adapters import AuthUser
 from lib.db import Database
 
@@ -75,3 +77,8 @@ def populate_workspace(db: Database, owner: AuthUser, workspace_id: str) -> None
     twin_id = customers.create(db, owner.claims, workspace_id, customers.CONTACT,
                                {"first_name": "Pop", "last_name": "Ulated", "company_id": company_id})
     merge.dismiss(db, owner.claims, workspace_id, customers.CONTACT, contact_id, twin_id)
+
+    # tickets: one for the contact, with a public reply and a small text attachment.
+    ticket = tickets.create(db, owner.claims, workspace_id, "Populated ticket", "Help", contact_id=contact_id)
+    tickets.reply(db, owner.claims, workspace_id, ticket["id"], "On it.")
+    tickets.attach(db, owner.claims, workspace_id, ticket["id"], "note.txt", "text/plain", b"hello")
