@@ -39,8 +39,11 @@ PAGES = [
     ("tasks.py", "My tasks", ":material/task_alt:", "tasks", "Sales", "viewer"),
     ("duplicates.py", "Duplicates", ":material/join:", "duplicates", "Sales", "agent"),
     ("import_customers.py", "Import", ":material/upload_file:", "import", "Sales", "agent"),
+    ("tickets.py", "Tickets", ":material/support_agent:", "tickets", "Service", "viewer"),
+    ("knowledge.py", "Knowledge base", ":material/menu_book:", "knowledge", "Service", "viewer"),
     ("customer.py", "Customer", ":material/person:", "customer", "hidden", "viewer"),
     ("deal.py", "Deal", ":material/handshake:", "deal", "hidden", "viewer"),
+    ("ticket.py", "Ticket", ":material/confirmation_number:", "ticket", "hidden", "viewer"),
     ("forecast.py", "Forecast", ":material/trending_up:", "forecast", "Analytics", "viewer"),
     ("settings.py", "Settings", ":material/settings:", "settings", "Settings", "viewer"),
 ]
@@ -83,8 +86,8 @@ for file, title, icon, url_path, section, min_role in PAGES:
     nav.setdefault("" if section == "hidden" else section or "", []).append(by_url[url_path])
 ordered = {"": nav[""], **{s: nav[s] for s in SECTIONS if nav.get(s)}}
 selected = st.navigation(ordered)
-# A deep link ?customer=<id> (or ?deal=<id>) opens that record's page, whichever page the URL named.
-for record_page in ("customer", "deal"):
+# A deep link ?customer=<id> (or ?deal=<id>, ?ticket=<id>) opens that record's page, whichever page the URL named.
+for record_page in ("customer", "deal", "ticket"):
     if record_page in st.query_params and selected.url_path != record_page and record_page in by_url:
         st.switch_page(by_url[record_page], query_params=st.query_params.to_dict())
 

@@ -8,6 +8,7 @@ first public reply from the team sets the first-response time (`private.note_fir
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -280,3 +281,216 @@ def queue(db: Database, claims: Claims, workspace_id: str, view: str = "open", *
     more = len(rows) > limit
     rows = rows[:limit]
     return QueuePage(rows, (rows[-1]["resolution_due_at"], rows[-1]["id"]) if more else None)
+
+
+# -- allowed status changes (a copy of private.ticket_transition_allowed, tested equal) ---------
+TRANSITIONS = frozenset({
+    ("new", "open"), ("new", "pending_customer"), ("new", "on_hold"), ("new", "solved"),
+    ("open", "pending_customer"), ("open", "on_hold"), ("open", "solved"),
+    ("pending_customer", "open"), ("pending_customer", "on_hold"), ("pending_customer", "solved"),
+    ("on_hold", "open"), ("on_hold", "pending_customer"), ("on_hold", "solved"),
+    ("solved", "open"), ("solved", "closed"),
+})
+
+
+def transition_allowed(current: str, target: str) -> bool:
+    return current == target or (current, target) in TRANSITIONS
+
+
+def next_statuses(current: str) -> list[str]:
+    """The statuses a ticket in `current` may move to, in workflow order."""
+    return [s for s in STATUSES if s != current and (current, s) in TRANSITIONS]
+
+
+# -- bulk changes on a queue selection: one statement, one transaction each ---------------------
+def _bulk(db: Database, claims: Claims, workspace_id: str, ids: list[str], assignment: str, value: object,
+          check=None) -> int:
+    if not ids:
+        raise UserError("Select at least one ticket first.")
+    with db.as_user(claims) as conn:
+        try:
+            with conn.transaction():
+                rows = conn.execute(
+                    "select id, number, status from public.tickets where workspace_id = %s and id = any(%s::uuid[])"
+                    " order by number for update", [workspace_id, ids]).fetchall()
+                if check:
+                    check(conn, rows)
+                count = conn.execute(
+                    f"update public.tickets set {assignment}"  # noqa: S608 (fixed assignments)
+                    " where workspace_id = %s and id = any(%s::uuid[])", [value, workspace_id, ids]).rowcount
+        except psycopg.Error as exc:
+            raise _refused(exc) from exc
+    if count == 0:
+        raise UserError("Nothing changed: your role cannot change tickets, or they no longer exist.")
+    return count
+
+
+def bulk_assign(db: Database, claims: Claims, workspace_id: str, ids: list[str], assignee_id: str | None) -> int:
+    """Give every selected ticket to one member (None: unassign); returns the count."""
+    def member_check(conn: psycopg.Connection, _rows: list[dict]) -> None:
+        if assignee_id and not conn.execute(
+                "select 1 from public.workspace_members where workspace_id = %s and user_id = %s",
+                [workspace_id, assignee_id]).fetchone():
+            raise FormErrors({"assignee_id": "Assign the tickets to a member of this workspace."})
+    return _bulk(db, claims, workspace_id, ids, "assignee_id = %s::uuid", assignee_id or None, member_check)
+
+
+def bulk_status(db: Database, claims: Claims, workspace_id: str, ids: list[str], status: str) -> int:
+    """Move every selected ticket to `status`; if one of them may not go there, none moves."""
+    if status not in STATUSES:
+        raise FormErrors({"status": "Choose a status."})
+
+    def transition_check(_conn: psycopg.Connection, rows: list[dict]) -> None:
+        refused = [r for r in rows if not transition_allowed(r["status"], status)]
+        if refused:
+            names = ", ".join(f"{display_number(r['number'])} ({STATUS_LABELS[r['status']].lower()})"
+                              for r in refused[:10])
+            more = f" and {len(refused) - 10} more" if len(refused) > 10 else ""
+            raise UserError(f"Nothing changed: these tickets cannot become {STATUS_LABELS[status].lower()}: "
+                            f"{names}{more}.")
+    return _bulk(db, claims, workspace_id, ids, "status = %s", status, transition_check)
+
+
+def bulk_priority(db: Database, claims: Claims, workspace_id: str, ids: list[str], priority: str) -> int:
+    """Set the priority of every selected ticket; their SLA due times follow."""
+    if priority not in PRIORITIES:
+        raise FormErrors({"priority": "Choose a priority."})
+    return _bulk(db, claims, workspace_id, ids, "priority = %s", priority)
+
+
+# -- canned responses ---------------------------------------------------------------------------
+MERGE_FIELDS = {
+    "contact.first_name": "The contact's first name",
+    "contact.last_name": "The contact's last name",
+    "contact.name": "The contact's full name",
+    "contact.email": "The contact's email address",
+    "ticket.number": "The ticket number, e.g. T-1001",
+    "ticket.subject": "The ticket's subject",
+    "ticket.status": "The ticket's status",
+    "ticket.priority": "The ticket's priority",
+    "agent.name": "Your name",
+    "agent.email": "Your email address",
+}
+_MERGE_FIELD = re.compile(r"\{\{\s*([a-z]+\.[a-z_]+)\s*\}\}")
+
+
+def _merge_values(ticket: dict | None, contact: dict | None, agent: dict | None) -> dict[str, str]:
+    ticket, contact, agent = ticket or {}, contact or {}, agent or {}
+    full_name = contact.get("full_name") or contact.get("name") or ticket.get("contact_name")
+    number = ticket.get("number")
+    values = {
+        "contact.first_name": contact.get("first_name") or (full_name or "").split(" ")[0],
+        "contact.last_name": contact.get("last_name"),
+        "contact.name": full_name,
+        "contact.email": contact.get("email") or ticket.get("contact_email"),
+        "ticket.number": display_number(number) if number is not None else None,
+        "ticket.subject": ticket.get("subject"),
+        "ticket.status": STATUS_LABELS.get(ticket.get("status") or "", "").lower() or None,
+        "ticket.priority": ticket.get("priority"),
+        "agent.name": agent.get("name") or agent.get("display_name") or agent.get("email"),
+        "agent.email": agent.get("email"),
+    }
+    return {k: str(v) if v is not None else "" for k, v in values.items()}
+
+
+def render_canned(text: str, ticket: dict | None, contact: dict | None, agent: dict | None) -> str:
+    """`text` with its merge fields ({{contact.first_name}}, {{ticket.number}}, {{agent.name}}, …)
+    filled in; a field without a value becomes empty, an unknown one stays as written."""
+    values = _merge_values(ticket, contact, agent)
+    return _MERGE_FIELD.sub(lambda m: values.get(m.group(1), m.group(0)), str(text or ""))
+
+
+def _clean_canned(title: object, body: object) -> dict:
+    values, errors = collect({
+        "title": (clean_name, title, "title", 200),
+        "body": (_text, body, "text", 20000),
+    })
+    if not errors and not values["body"]:
+        errors["body"] = "Write the response text."
+    if not errors:
+        unknown = sorted({m for m in _MERGE_FIELD.findall(values["body"]) if m not in MERGE_FIELDS})
+        if unknown:
+            errors["body"] = ("Unknown merge field: " + ", ".join(md_escape("{{" + u + "}}") for u in unknown)
+                              + ". Use " + ", ".join(md_escape("{{" + f + "}}") for f in MERGE_FIELDS) + ".")
+    if errors:
+        raise FormErrors(errors)
+    return values
+
+
+def _canned_refused(exc: psycopg.Error) -> UserError:
+    if isinstance(exc, psycopg.errors.UniqueViolation):
+        return FormErrors({"title": "A canned response with this title exists already."})
+    if isinstance(exc, psycopg.errors.InsufficientPrivilege):
+        return UserError("Your role cannot change canned responses; agents and above can.")
+    raise exc
+
+
+def canned_responses(db: Database, claims: Claims, workspace_id: str) -> list[dict]:
+    with db.as_user(claims) as conn:
+        return conn.execute(
+            "select id, title, body, version, created_at from public.canned_responses"
+            " where workspace_id = %s order by lower(title), id", [workspace_id]).fetchall()
+
+
+def create_canned(db: Database, claims: Claims, workspace_id: str, title: str, body: str) -> str:
+    values = _clean_canned(title, body)
+    try:
+        with db.as_user(claims) as conn:
+            row = conn.execute(
+                "insert into public.canned_responses (workspace_id, title, body) values (%s, %s, %s) returning id",
+                [workspace_id, values["title"], values["body"]]).fetchone()
+    except psycopg.Error as exc:
+        raise _canned_refused(exc) from exc
+    return str(row["id"])
+
+
+def update_canned(db: Database, claims: Claims, workspace_id: str, canned_id: str, title: str, body: str,
+                  version: int) -> int:
+    values = _clean_canned(title, body)
+    try:
+        with db.as_user(claims) as conn:
+            row = conn.execute(
+                "update public.canned_responses set title = %s, body = %s"
+                " where workspace_id = %s and id = %s and version = %s returning version",
+                [values["title"], values["body"], workspace_id, canned_id, version]).fetchone()
+            current = None if row else conn.execute(
+                "select * from public.canned_responses where workspace_id = %s and id = %s",
+                [workspace_id, canned_id]).fetchone()
+    except psycopg.Error as exc:
+        raise _canned_refused(exc) from exc
+    if row:
+        return row["version"]
+    if current is None:
+        raise UserError("This canned response no longer exists.")
+    if current["version"] == version:
+        raise UserError("Your role cannot change canned responses; agents and above can.")
+    raise ConflictError("Someone else changed this canned response meanwhile.", current)
+
+
+def delete_canned(db: Database, claims: Claims, workspace_id: str, canned_id: str) -> None:
+    with db.as_user(claims) as conn:
+        deleted = conn.execute("delete from public.canned_responses where workspace_id = %s and id = %s",
+                               [workspace_id, canned_id]).rowcount
+    if not deleted:
+        raise UserError("Nothing deleted: your role cannot delete canned responses, or it no longer exists.")
+
+
+# -- attachments for the ticket page ------------------------------------------------------------
+def attachments(db: Database, claims: Claims, workspace_id: str, ticket_id: str) -> list[dict]:
+    """The ticket's attachments without their bytes (fetch those with attachment_data)."""
+    with db.as_user(claims) as conn:
+        return conn.execute(
+            "select a.id, a.comment_id, a.filename, a.content_type, a.size_bytes, a.created_at,"
+            " p.display_name as author_name from public.ticket_attachments a"
+            " left join public.profiles p on p.id = a.created_by"
+            " where a.workspace_id = %s and a.ticket_id = %s order by a.created_at, a.id",
+            [workspace_id, ticket_id]).fetchall()
+
+
+def attachment_data(db: Database, claims: Claims, workspace_id: str, attachment_id: str) -> bytes:
+    with db.as_user(claims) as conn:
+        row = conn.execute("select data from public.ticket_attachments where workspace_id = %s and id = %s",
+                           [workspace_id, attachment_id]).fetchone()
+    if row is None:
+        raise UserError("This attachment no longer exists.")
+    return bytes(row["data"])

@@ -23,6 +23,7 @@ Tables covered today and where their rows come from:
     deal_stage_history        the first deal's entry into its stage (trigger)
     sla_policies              the defaults every new workspace gets (trigger)
     tickets, ticket_comments, ticket_attachments   one ticket with a reply and a text attachment
+    canned_responses   one reply template with a merge field (`tickets.create_canned`)
     activities, tasks         one call logged and one task created through `lib.activities`
     duplicate_dismissals      a look-alike contact dismissed with `merge.dismiss`
     audit_log          written by the audit triggers for all of the above
@@ -82,3 +83,14 @@ def populate_workspace(db: Database, owner: AuthUser, workspace_id: str) -> None
     ticket = tickets.create(db, owner.claims, workspace_id, "Populated ticket", "Help", contact_id=contact_id)
     tickets.reply(db, owner.claims, workspace_id, ticket["id"], "On it.")
     tickets.attach(db, owner.claims, workspace_id, ticket["id"], "note.txt", "text/plain", b"hello")
+
+    # kb_categories, kb_articles: one category with a published article, viewed once.
+    from lib import knowledge
+
+    kb_category = knowledge.create_category(db, owner.claims, workspace_id, "Getting started")
+    kb_article = knowledge.create(db, owner.claims, workspace_id, "Reset your password", "Open **Settings**.",
+                                  category_id=kb_category, status="published")
+    knowledge.count_view(db, owner.claims, kb_article)
+
+    # canned_responses: one reply template with a merge field.
+    tickets.create_canned(db, owner.claims, workspace_id, "Thanks", "Hello {{contact.first_name}}, thanks!")

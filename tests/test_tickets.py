@@ -159,3 +159,94 @@ def test_conflicts_viewers_and_customer_links(db, desk, factory):
     with pytest.raises(UserError):
         tickets.create(db, viewer.claims, ws, "Not allowed")
     assert tickets.queue(db, viewer.claims, ws).rows  # viewers read the queue
+
+
+# -- the ticket desk pages' helpers: transitions table, bulk changes, canned responses, timeline ----
+
+
+def test_python_transition_table_equals_the_sql_function(admin_conn):
+    rows = admin_conn.execute(
+        "select f.s as a, t.s as b, private.ticket_transition_allowed(f.s, t.s) as allowed"
+        " from unnest(%s::text[]) f(s), unnest(%s::text[]) t(s)",
+        [list(tickets.STATUSES), list(tickets.STATUSES)]).fetchall()
+    assert len(rows) == len(tickets.STATUSES) ** 2
+    assert {(r["a"], r["b"]): tickets.transition_allowed(r["a"], r["b"]) for r in rows} == \
+        {(r["a"], r["b"]): r["allowed"] for r in rows}
+    assert tickets.next_statuses("closed") == [] and tickets.next_statuses("solved") == ["open", "closed"]
+    assert "new" not in tickets.next_statuses("open")
+
+
+def test_bulk_changes_are_all_or_nothing(db, desk, factory):
+    owner, ws = desk
+    agent = factory.member(owner, ws, "agent")
+    viewer = factory.member(owner, ws, "viewer")
+    ids = [tickets.create(db, owner.claims, ws, f"Bulk {n}")["id"] for n in range(3)]
+    assert tickets.bulk_assign(db, owner.claims, ws, ids, agent.id) == 3
+    assert {str(tickets.get(db, owner.claims, ws, i)["assignee_id"]) for i in ids} == {agent.id}
+    assert tickets.bulk_priority(db, agent.claims, ws, ids[:2], "urgent") == 2
+    assert [tickets.get(db, owner.claims, ws, i)["priority"] for i in ids] == ["urgent", "urgent", "normal"]
+    tickets.set_status(db, owner.claims, ws, ids[0], "solved", tickets.get(db, owner.claims, ws, ids[0])["version"])
+    tickets.set_status(db, owner.claims, ws, ids[0], "closed", tickets.get(db, owner.claims, ws, ids[0])["version"])
+    with pytest.raises(UserError, match="T-1001"):
+        tickets.bulk_status(db, owner.claims, ws, ids, "on_hold")  # a closed ticket cannot go on hold
+    assert [tickets.get(db, owner.claims, ws, i)["status"] for i in ids] == ["closed", "new", "new"]
+    assert tickets.bulk_status(db, owner.claims, ws, ids[1:], "on_hold") == 2
+    with pytest.raises(FormErrors):
+        tickets.bulk_assign(db, owner.claims, ws, ids, owner.id[:-4] + "0000")
+    with pytest.raises(UserError, match="Nothing changed"):
+        tickets.bulk_priority(db, viewer.claims, ws, ids, "low")
+    with pytest.raises(UserError, match="Select"):
+        tickets.bulk_status(db, owner.claims, ws, [], "open")
+    assert tickets.bulk_assign(db, owner.claims, ws, ids, None) == 3
+
+
+def test_render_canned_fills_merge_fields():
+    ticket = {"number": 1042, "subject": "Flat tyre", "status": "pending_customer", "priority": "high",
+              "contact_name": "Zoë Sand", "contact_email": "zoe@example.com"}
+    contact = {"first_name": "Zoë", "last_name": "Sand", "full_name": "Zoë Sand", "email": "zoe@example.com"}
+    agent = {"name": "Ann Agent", "email": "ann@example.com"}
+    text = ("Hi {{contact.first_name}} {{ contact.last_name }}, about {{ticket.number}} ({{ticket.subject}}, "
+            "{{ticket.status}}, {{ticket.priority}}) — {{agent.name}} <{{agent.email}}> {{contact.email}} "
+            "{{contact.name}} {{unknown.field}}")
+    assert tickets.render_canned(text, ticket, contact, agent) == (
+        "Hi Zoë Sand, about T-1042 (Flat tyre, pending customer, high) — Ann Agent <ann@example.com> "
+        "zoe@example.com Zoë Sand {{unknown.field}}")
+    # Without a contact the ticket's contact columns are used; missing values become empty.
+    assert tickets.render_canned("Hi {{contact.first_name}}{{contact.last_name}}!", ticket, None, None) == "Hi Zoë!"
+    assert tickets.render_canned("Hi {{contact.first_name}}!", {"number": 1}, None, None) == "Hi !"
+
+
+def test_canned_responses_crud(db, desk, factory):
+    owner, ws = desk
+    viewer = factory.member(owner, ws, "viewer")
+    canned = tickets.create_canned(db, owner.claims, ws, "Thanks", "Hello {{contact.first_name}}")
+    with pytest.raises(FormErrors, match="exists already"):
+        tickets.create_canned(db, owner.claims, ws, " thanks ", "Again")
+    with pytest.raises(FormErrors, match="Unknown merge field"):
+        tickets.create_canned(db, owner.claims, ws, "Bad", "Hi {{contact.nickname}}")
+    with pytest.raises(FormErrors):
+        tickets.create_canned(db, owner.claims, ws, "", "")
+    version = tickets.update_canned(db, owner.claims, ws, canned, "Thanks!", "Hello {{agent.name}}", 1)
+    with pytest.raises(ConflictError):
+        tickets.update_canned(db, owner.claims, ws, canned, "Old", "Old", 1)
+    assert [(c["title"], c["body"]) for c in tickets.canned_responses(db, viewer.claims, ws)] == [
+        ("Thanks!", "Hello {{agent.name}}")]
+    with pytest.raises(UserError):
+        tickets.create_canned(db, viewer.claims, ws, "Viewer", "No")
+    with pytest.raises(UserError):
+        tickets.delete_canned(db, viewer.claims, ws, canned)
+    tickets.delete_canned(db, owner.claims, ws, canned)
+    assert tickets.canned_responses(db, owner.claims, ws) == [] and version == 2
+
+
+def test_tickets_show_on_the_customer_timeline(db, desk):
+    from lib import activities
+
+    owner, ws = desk
+    company = customers.create(db, owner.claims, ws, customers.COMPANY, {"name": "Timeline Co"})
+    contact = customers.create(db, owner.claims, ws, CONTACT, {"first_name": "Tim", "company_id": company})
+    made = tickets.create(db, owner.claims, ws, "Chain squeaks", contact_id=contact)
+    for kind, record in ((CONTACT, contact), (customers.COMPANY, company)):
+        events = [e for e in activities.timeline(db, owner.claims, ws, kind, record).events if e["kind"] == "ticket"]
+        assert [(e["title"], e["detail"], e["source_table"], e["source_id"]) for e in events] == [
+            (f"T-{made['number']} Chain squeaks", "new", "tickets", made["id"])]
