@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit, urlunsplit
 
+import tempfile
+from pathlib import Path
+
 import streamlit as st
 
-from lib import custom_fields, deals, workspaces
+from lib import custom_fields, deals, mail_in, workspaces
 from lib.csv_export import to_csv
 from lib.errors import ConflictError, FormErrors, UserError
 from ui import session
@@ -26,8 +29,8 @@ if flash := st.session_state.pop("flash", None):
     st.toast(flash, icon=":material/check_circle:")
 
 st.title("Settings")
-workspace_tab, members_tab, fields_tab, pipelines_tab, account_tab = st.tabs(
-    ["Workspace", "Members", "Custom fields", "Pipelines", "Your account"])
+workspace_tab, members_tab, fields_tab, pipelines_tab, account_tab, inbound_tab = st.tabs(
+    ["Workspace", "Members", "Custom fields", "Pipelines", "Your account", "Inbound email"])
 
 
 def invite_link(token: str) -> str:
@@ -426,3 +429,65 @@ with account_tab:
             auth = session.auth_service(rt)
             if attempt(lambda: auth.change_password(user, current_pw, new_pw, confirm_pw, st.session_state.get("session_token")) or True, slots):
                 st.toast("Password changed.", icon=":material/check_circle:")
+
+
+def _import_uploads(files) -> mail_in.Result:
+    """Import uploaded .eml/.mbox files; an mbox holds many messages, so each upload is read from a file."""
+    bar = st.progress(0.0, text="Importing…")
+    with tempfile.TemporaryDirectory(prefix="relata-inbound-") as folder:
+        paths = []
+        for n, upload in enumerate(files):
+            # Numbered subfolders keep two uploads with the same name apart.
+            path = Path(folder) / str(n) / Path(upload.name).name
+            path.parent.mkdir()
+            path.write_bytes(upload.getvalue())
+            paths.append(path)
+        result = mail_in.import_messages(
+            rt.db, user.claims, ws_id, paths,
+            progress=lambda done, total: bar.progress(done / max(total, 1), text=f"Imported {done:,} of {total:,}"))
+        prefix = folder + "/"
+        # Labels name the temporary files; show the uploaded names instead.
+        result.rejected = [(_upload_label(label, prefix), reason) for label, reason in result.rejected]
+        result.skipped_attachments = [(_upload_label(label, prefix), name, reason)
+                                      for label, name, reason in result.skipped_attachments]
+    bar.progress(1.0, text="Done")
+    return result
+
+
+def _upload_label(label: str, prefix: str) -> str:
+    return label.removeprefix(prefix).split("/", 1)[-1]
+
+
+with inbound_tab:
+    st.caption("Import customer emails as tickets: a new message opens a ticket for its sender, a reply naming a "
+               "ticket number such as [T-1001] is added to that ticket. Messages imported before are skipped.")
+    if not workspaces.can_write(role):
+        st.info("Agents and above can import email.", icon=":material/lock:")
+    else:
+        result_key = f"inbound_result:{ws_id}"
+        uploads = st.file_uploader("Email files (.eml or .mbox)", type=["eml", "mbox"], accept_multiple_files=True,
+                                   key="inbound_files")
+        if st.button("Import", type="primary", key="inbound_import", disabled=not uploads):
+            try:
+                st.session_state[result_key] = _import_uploads(uploads)
+            except UserError as exc:
+                st.error(str(exc))
+            else:
+                st.toast(st.session_state[result_key].summary(), icon=":material/mark_email_read:")
+        outcome = st.session_state.get(result_key)
+        if outcome is not None:
+            created, appended, duplicates, reopened, rejected = st.columns(5)
+            created.metric("New tickets", f"{outcome.created:,}")
+            appended.metric("Replies added", f"{outcome.appended:,}")
+            duplicates.metric("Already imported", f"{outcome.duplicates:,}")
+            reopened.metric("Reopened", f"{outcome.reopened:,}")
+            rejected.metric("Rejected", f"{len(outcome.rejected):,}")
+            if outcome.rejected:
+                rows = [{"Message": label, "Reason": reason} for label, reason in outcome.rejected]
+                st.dataframe(rows, hide_index=True, key="inbound_rejected")
+                st.download_button("Download rejected (CSV)", to_csv(rows, ["Message", "Reason"]),
+                                   file_name="rejected-emails.csv", mime="text/csv", key="inbound_rejected_csv")
+            if outcome.skipped_attachments:
+                st.caption("Attachments skipped: " + "; ".join(
+                    f"{md_escape(name)} ({md_escape(label)}): {md_escape(reason)}"
+                    for label, name, reason in outcome.skipped_attachments[:20]))
