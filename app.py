@@ -45,6 +45,7 @@ PAGES = [
     ("deal.py", "Deal", ":material/handshake:", "deal", "hidden", "viewer"),
     ("ticket.py", "Ticket", ":material/confirmation_number:", "ticket", "hidden", "viewer"),
     ("forecast.py", "Forecast", ":material/trending_up:", "forecast", "Analytics", "viewer"),
+    ("service_analytics.py", "Service", ":material/insights:", "service-analytics", "Analytics", "viewer"),
     ("settings.py", "Settings", ":material/settings:", "settings", "Settings", "viewer"),
 ]
 SECTIONS = ["Sales", "Service", "Marketing", "Analytics", "Settings"]
