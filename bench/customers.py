@@ -26,22 +26,20 @@ Goals (issue 4): p95 <= 100 ms as a member; member p95 <= 1.3 x owner p95.
 from __future__ import annotations
 
 import argparse
-import atexit
 import os
 import platform
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.harness import PASSWORD, isolate, open_with_people  # noqa: E402
+
 P95_GOAL_MS = 100.0
 OVERHEAD_GOAL = 1.3
-PASSWORD = "correct horse 42"
 
 
 # -- data -----------------------------------------------------------------------------------------
@@ -235,12 +233,8 @@ def machine() -> str:
 
 def run_list(args) -> int:
     reuse = bool(args.data_dir) and (Path(args.data_dir) / "pg").exists()
-    data_dir = Path(args.data_dir) if args.data_dir else Path(tempfile.mkdtemp(prefix="relata-bench-list-"))
-    if not args.keep and not args.data_dir:
-        atexit.register(shutil.rmtree, data_dir, True)  # registered first: runs after the server stopped
-    for key in ("DATABASE_URL", "SUPABASE_URL", "SUPABASE_ANON_KEY", "SUPABASE_DB_URL"):
-        os.environ.pop(key, None)
-    os.environ["RELATA_DATA_DIR"] = str(data_dir)
+    data_dir = isolate("relata-bench-list-", keep=args.keep or bool(args.data_dir),
+                       data_dir=Path(args.data_dir) if args.data_dir else None)
 
     import psycopg
     from psycopg.rows import dict_row
@@ -253,19 +247,17 @@ def run_list(args) -> int:
 
     say = lambda text: print(text, flush=True)  # noqa: E731
     started = time.perf_counter()
-    runtime = open_runtime(load_settings(secrets={}))
-    auth = AuthService(runtime.db, LocalAuth(runtime.db))
     if reuse:  # a folder filled by an earlier run with --data-dir
+        runtime = open_runtime(load_settings(secrets={}))
+        auth = AuthService(runtime.db, LocalAuth(runtime.db))
         owner, agent, other = (auth.sign_in(f"{who}@example.com", PASSWORD) for who in ("owner-a", "agent-a", "owner-b"))
         agent = agent.user
         ws_a, ws_b = (m.workspace_id for m in (workspaces.my_workspaces(runtime.db, u.user.claims)[0]
                                                for u in (owner, other)))
     else:
-        owner = auth.sign_up("owner-a@example.com", PASSWORD, "Owner A", "Workspace A")
-        token = workspaces.invite(runtime.db, owner.user.claims, owner.workspace_id, "agent")
-        agent = auth.sign_up("agent-a@example.com", PASSWORD, "Agent A", invite_token=token).user
-        other = auth.sign_up("owner-b@example.com", PASSWORD, "Owner B", "Workspace B")
-        ws_a, ws_b = owner.workspace_id, other.workspace_id
+        people = open_with_people()
+        runtime, owner, agent, other, ws_a, ws_b = (people.runtime, people.owner, people.agent, people.other,
+                                                    people.ws, people.ws_b)
 
     with psycopg.connect(runtime.admin_conninfo, row_factory=dict_row, autocommit=True, prepare_threshold=5) as admin:
         version = admin.execute("show server_version").fetchone()["server_version"]

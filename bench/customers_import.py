@@ -24,15 +24,12 @@ production. Goals (issue 4): importer <= 2 x raw COPY; memory flat (not proporti
 from __future__ import annotations
 
 import argparse
-import atexit
 import csv
 import io
 import os
 import platform
 import random
-import shutil
 import sys
-import tempfile
 import time
 import tracemalloc
 from pathlib import Path
@@ -40,7 +37,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-PASSWORD = "correct horse 42"
+from bench.harness import PASSWORD, isolate  # noqa: E402
+
 EMAIL = "bench-import@example.com"
 RATIO_GOAL = 2.0
 HEADERS = ["First name", "Last name", "Email", "Phone", "Job title", "City", "Country", "Stage", "Source"]
@@ -244,14 +242,6 @@ def machine(admin_conninfo: str) -> dict[str, str]:
             "python": platform.python_version()}
 
 
-def _isolate() -> Path:
-    data_dir = Path(tempfile.mkdtemp(prefix="relata-bench-import-"))
-    for key in ("DATABASE_URL", "SUPABASE_URL", "SUPABASE_ANON_KEY", "SUPABASE_DB_URL"):
-        os.environ.pop(key, None)
-    os.environ["RELATA_DATA_DIR"] = str(data_dir)
-    return data_dir
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=100_000, help="contacts in the generated file (default 100,000)")
@@ -264,9 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.memory_child:
         return _memory_child(args.file, args.memory_child)
 
-    data_dir = _isolate()
-    if not args.keep:
-        atexit.register(shutil.rmtree, data_dir, True)  # registered first: runs after the server stopped
+    data_dir = isolate("relata-bench-import-", keep=args.keep)
     from lib.auth.adapters import LocalAuth
     from lib.auth.service import AuthService
     from lib.config import load_settings

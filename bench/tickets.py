@@ -24,19 +24,17 @@ Goal (issue 6): queue p95 <= 150 ms.
 from __future__ import annotations
 
 import argparse
-import atexit
-import os
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.customers import PASSWORD, machine, percentile  # noqa: E402
+from bench.harness import isolate, open_with_people  # noqa: E402
+
+from bench.customers import machine, percentile  # noqa: E402
 from bench.deals import timed  # noqa: E402
 
 GOAL_MS = 150.0
@@ -97,32 +95,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the temporary data folder")
     args = parser.parse_args(argv)
 
-    data_dir = Path(tempfile.mkdtemp(prefix="relata-bench-tickets-"))
-    if not args.keep:
-        atexit.register(shutil.rmtree, data_dir, True)  # registered first: runs after the server stopped
-    for key in ("DATABASE_URL", "SUPABASE_URL", "SUPABASE_ANON_KEY", "SUPABASE_DB_URL"):
-        os.environ.pop(key, None)
-    os.environ["RELATA_DATA_DIR"] = str(data_dir)
+    data_dir = isolate("relata-bench-tickets-", keep=args.keep)
 
     import psycopg
     from psycopg.rows import dict_row
 
     from bench.customers import fill
-    from lib import tickets, workspaces
-    from lib.auth.adapters import LocalAuth
-    from lib.auth.service import AuthService
-    from lib.config import load_settings
-    from lib.runtime import open_runtime
+    from lib import tickets
 
     say = lambda text: print(text, flush=True)  # noqa: E731
     started = time.perf_counter()
-    runtime = open_runtime(load_settings(secrets={}))
-    auth = AuthService(runtime.db, LocalAuth(runtime.db))
-    owner = auth.sign_up("owner-a@example.com", PASSWORD, "Owner A", "Workspace A")
-    token = workspaces.invite(runtime.db, owner.user.claims, owner.workspace_id, "agent")
-    agent = auth.sign_up("agent-a@example.com", PASSWORD, "Agent A", invite_token=token).user
-    other = auth.sign_up("owner-b@example.com", PASSWORD, "Owner B", "Workspace B")
-    ws, ws_b = owner.workspace_id, other.workspace_id
+    people = open_with_people()
+    runtime, owner, agent, other, ws, ws_b = people.runtime, people.owner, people.agent, people.other, people.ws, people.ws_b
     # One in five unassigned; the rest shared by owner and agent.
     assignees = [None, owner.user.id, agent.id, owner.user.id, agent.id]
 

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 
 import psycopg
+from psycopg import sql
 
 from lib.db import Claims, Database
 from lib.errors import FormErrors, UserError
@@ -144,9 +145,9 @@ def remove_definition(db: Database, claims: Claims, workspace_id: str, field_id:
         ).fetchone()
         if row is None:
             raise UserError("Only owners and admins can remove custom fields.")
-        table = "public.contacts" if row["record_type"] == "contact" else "public.companies"
+        table = sql.Identifier("public", "contacts" if row["record_type"] == "contact" else "companies")
         conn.execute(
-            f"update {table} set custom = custom - %s where workspace_id = %s and custom ? %s",  # noqa: S608 (fixed names)
+            sql.SQL("update {} set custom = custom - %s where workspace_id = %s and custom ? %s").format(table),
             [row["key"], workspace_id, row["key"]],
         )
 

@@ -13,6 +13,7 @@ from datetime import date
 from typing import Any
 
 import psycopg
+from psycopg import sql
 
 from lib.db import Claims, Database
 from lib.errors import ConflictError, FormErrors, UserError
@@ -89,7 +90,7 @@ def clean(data: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
-def _write(conn: psycopg.Connection, statement: str, params: list) -> dict | None:
+def _write(conn: psycopg.Connection, statement: str | sql.Composed, params: list) -> dict | None:
     try:
         with conn.transaction():
             return conn.execute(statement, params).fetchone()
@@ -103,11 +104,11 @@ def create(db: Database, claims: Claims, workspace_id: str, data: dict[str, Any]
     """A new deal; without pipeline or stage it lands in the default pipeline's first stage."""
     values = clean({f: data.get(f) for f in DEAL_FIELDS})
     with db.as_user(claims) as conn:
-        columns = list(values)
         row = _write(
             conn,
-            f"insert into public.deals (workspace_id, {', '.join(columns)})"  # noqa: S608 (fixed names)
-            f" values (%s, {', '.join(['%s'] * len(columns))}) returning id",
+            sql.SQL("insert into public.deals (workspace_id, {columns}) values (%s, {placeholders}) returning id").format(
+                columns=sql.SQL(", ").join(map(sql.Identifier, values)),
+                placeholders=sql.SQL(", ").join(sql.Placeholder() * len(values))),
             [workspace_id, *values.values()],
         )
     return str(row["id"])
@@ -136,12 +137,12 @@ def update(db: Database, claims: Claims, workspace_id: str, deal_id: str, data: 
     values = clean(data)
     if not values:
         return version
-    assignments = ", ".join(f"{k} = %s" for k in values)
+    assignments = sql.SQL(", ").join(sql.SQL("{} = %s").format(sql.Identifier(k)) for k in values)
     with db.as_user(claims) as conn:
         row = _write(
             conn,
-            f"update public.deals set {assignments} where workspace_id = %s and id = %s and version = %s"  # noqa: S608
-            " returning version",
+            sql.SQL("update public.deals set {} where workspace_id = %s and id = %s and version = %s"
+                    " returning version").format(assignments),
             [*values.values(), workspace_id, deal_id, version],
         )
         if row:

@@ -19,7 +19,7 @@ from lib.errors import ConflictError, FormErrors, UserError
 from lib.text import md_escape
 from lib.validation import COUNTRY_CODES, country_name, format_phone
 from lib.workspaces import members
-from ui.forms import FieldSlots
+from ui.forms import FieldSlots, conflict_choice
 
 NEW_COMPANY = "__new__"
 
@@ -236,14 +236,4 @@ def _show_conflict(kind: Kind, prefix: str, conflict: dict) -> None:
         if _display(value) != _display(stored):
             rows.append({"Field": customers.FIELD_LABELS.get(field, field), "Yours": _display(value),
                          "Saved by someone else": _display(stored)})
-    st.warning(f"Someone else saved this {kind.label} while you were editing. Compare and choose:",
-               icon=":material/sync_problem:")
-    st.dataframe(rows, hide_index=True, key=f"{prefix}_conflict_table")
-    keep, take = st.columns(2)
-    if keep.button("Keep mine", type="primary", key=f"{prefix}_keep_mine"):
-        st.session_state[f"{prefix}_version"] = theirs["version"]
-        st.session_state.pop(f"{prefix}_conflict", None)
-        st.info("Your values are still in the form: press Save to store them over the other version.")
-    if take.button("Take theirs", key=f"{prefix}_take_theirs"):
-        reset(prefix)
-        st.rerun()
+    conflict_choice(kind.label, prefix, rows, theirs["version"], lambda: reset(prefix))

@@ -40,3 +40,19 @@ def attempt(action: Callable[[], T], slots: FieldSlots | None = None) -> T | Non
     except UserError as exc:
         st.error(str(exc))
     return None
+
+
+def conflict_choice(what: str, prefix: str, rows: list[dict], theirs_version: int, take_theirs: Callable[[], None]) -> None:
+    """After a save lost to a newer one: the differing fields side by side, then "Keep mine" (the
+    next Save goes over the newer version on purpose) or "Take theirs" (the form is reset)."""
+    st.warning(f"Someone else saved this {what} while you were editing. Compare and choose:",
+               icon=":material/sync_problem:")
+    st.dataframe(rows, hide_index=True, key=f"{prefix}_conflict_table")
+    keep, take = st.columns(2)
+    if keep.button("Keep mine", type="primary", key=f"{prefix}_keep_mine"):
+        st.session_state[f"{prefix}_version"] = theirs_version
+        st.session_state.pop(f"{prefix}_conflict", None)
+        st.info("Your values are still in the form: press Save to store them over the other version.")
+    if take.button("Take theirs", key=f"{prefix}_take_theirs"):
+        take_theirs()
+        st.rerun()

@@ -22,7 +22,7 @@ from lib.errors import ConflictError, FormErrors, UserError
 from lib.text import md_escape
 from lib.workspaces import can_write, members
 from ui import session
-from ui.forms import FieldSlots, attempt
+from ui.forms import FieldSlots, attempt, conflict_choice
 from ui.widgets import activity_form, task_form
 
 rt, user, _, current = session.page_context()
@@ -288,16 +288,7 @@ def _show_conflict(conflict: dict) -> None:
         cleaned = mine
     rows = [{"Field": FIELD_LABELS[f], "Yours": _shown(f, cleaned.get(f)), "Saved by someone else": _shown(f, theirs.get(f))}
             for f in FIELD_LABELS if _shown(f, cleaned.get(f)) != _shown(f, theirs.get(f))]
-    st.warning("Someone else saved this deal while you were editing. Compare and choose:", icon=":material/sync_problem:")
-    st.dataframe(rows, hide_index=True, key=f"{details_prefix}_conflict_table")
-    keep, take = st.columns(2)
-    if keep.button("Keep mine", type="primary", key=f"{details_prefix}_keep_mine"):
-        st.session_state[f"{details_prefix}_version"] = theirs["version"]
-        st.session_state.pop(f"{details_prefix}_conflict", None)
-        st.info("Your values are still in the form: press Save to store them over the other version.")
-    if take.button("Take theirs", key=f"{details_prefix}_take_theirs"):
-        _reset_form(details_prefix)
-        st.rerun()
+    conflict_choice("deal", details_prefix, rows, theirs["version"], lambda: _reset_form(details_prefix))
 
 
 def details_form() -> None:
