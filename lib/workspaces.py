@@ -96,8 +96,11 @@ def overview(db: Database, claims: Claims, workspace_id: str) -> dict:
         activity = conn.execute(
             "select a.changed_at, a.table_name, a.action, a.changes, coalesce(p.display_name, 'system') as who"
             " from public.audit_log a left join public.profiles p on p.id = a.changed_by"
-            " where a.workspace_id = %s order by a.changed_at desc, a.id desc limit 10",
-            [workspace_id],
+            # The defaults a workspace is born with (pipeline, stages, SLA targets…) are written in
+            # its creating transaction, at its created_at: not news, so only its own rows show.
+            " where a.workspace_id = %s and (a.changed_at > %s or a.table_name in ('workspaces', 'workspace_members'))"
+            " order by a.changed_at desc, a.id desc limit 10",
+            [workspace_id, head["created_at"]],
         ).fetchall()
     return {**head, "activity": activity}
 

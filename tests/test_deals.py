@@ -148,3 +148,13 @@ def test_admins_add_and_edit_stages(db, sales, factory):
     agent = factory.member(owner, ws, "agent")
     with pytest.raises(UserError):
         deals.add_stage(db, agent.claims, ws, pipeline["id"], "Nope", 10)
+
+
+def test_a_new_workspaces_defaults_are_not_news_on_home(db, sales):
+    from lib import workspaces
+
+    owner, ws, _, _ = sales
+    assert {a["table_name"] for a in workspaces.overview(db, owner.claims, ws)["activity"]} == {
+        "workspaces", "workspace_members"}
+    deals.create(db, owner.claims, ws, {"title": "Real news"})
+    assert "deals" in {a["table_name"] for a in workspaces.overview(db, owner.claims, ws)["activity"]}
