@@ -47,18 +47,27 @@ PAGES = [
     ("forecast.py", "Forecast", ":material/trending_up:", "forecast", "Analytics", "viewer"),
     ("service_analytics.py", "Service", ":material/insights:", "service-analytics", "Analytics", "viewer"),
     ("settings.py", "Settings", ":material/settings:", "settings", "Settings", "viewer"),
+    # The customer portal: what a contact invited to it sees (role "portal"), and nothing else.
+    ("portal_home.py", "My requests", ":material/support:", "support", None, "portal"),
+    ("portal_new.py", "New request", ":material/add_comment:", "new-request", None, "portal"),
+    ("portal_ticket.py", "Request", ":material/confirmation_number:", "request", "hidden", "portal"),
+    ("knowledge.py", "Help center", ":material/menu_book:", "knowledge", None, "portal"),
+    ("portal_profile.py", "My details", ":material/badge:", "my-details", None, "portal"),
 ]
 SECTIONS = ["Sales", "Service", "Marketing", "Analytics", "Settings"]
+# Which page a deep link opens (?customer=<id> …), for the team and for portal users.
+RECORD_PAGES = {"team": {"customer": "customer", "deal": "deal", "ticket": "ticket"}, "portal": {"ticket": "request"}}
 
 
-def page(file: str, title: str, icon: str, url_path: str, hidden: bool = False) -> st.Page:
-    return st.Page(VIEWS_DIR / file, title=title, icon=icon, url_path=url_path, default=file == "home.py",
+def page(file: str, title: str, icon: str, url_path: str, hidden: bool = False, home: str = "home.py") -> st.Page:
+    return st.Page(VIEWS_DIR / file, title=title, icon=icon, url_path=url_path, default=file == home,
                    visibility="hidden" if hidden else "visible")
 
 
 user = session.current_user(rt)
 if user is None:
-    st.navigation([page(*spec[:4], hidden=True) for spec in PAGES], position="hidden")
+    unique = {spec[3]: spec for spec in PAGES}.values()  # the help center is the knowledge page
+    st.navigation([page(*spec[:4], hidden=True) for spec in unique], position="hidden")
     runpy.run_path(str(VIEWS_DIR / "sign_in.py"), run_name="__main__")
     session.flush_cookie()
     st.stop()
@@ -66,6 +75,8 @@ if user is None:
 workspaces = session.memberships(rt, user)
 current = session.active_workspace(workspaces)
 role = current.role if current else None
+audience = "portal" if role == "portal" else "team"
+home = "portal_home.py" if audience == "portal" else "home.py"
 
 
 def task_title(title: str) -> str:
@@ -79,23 +90,25 @@ by_url: dict[str, st.Page] = {}
 for file, title, icon, url_path, section, min_role in PAGES:
     if current is None and file != "home.py":
         continue  # without a workspace there is only Home, which offers to create one
-    if current is not None and rank(role) < rank(min_role):
+    if (min_role == "portal") != (audience == "portal"):
+        continue
+    if current is not None and audience == "team" and rank(role) < rank(min_role):
         continue
     if file == "tasks.py":
         title = task_title(title)
-    by_url[url_path] = page(file, title, icon, url_path, hidden=section == "hidden")
+    by_url[url_path] = page(file, title, icon, url_path, hidden=section == "hidden", home=home)
     nav.setdefault("" if section == "hidden" else section or "", []).append(by_url[url_path])
 ordered = {"": nav[""], **{s: nav[s] for s in SECTIONS if nav.get(s)}}
 selected = st.navigation(ordered)
 # A deep link ?customer=<id> (or ?deal=<id>, ?ticket=<id>) opens that record's page, whichever page the URL named.
-for record_page in ("customer", "deal", "ticket"):
-    if record_page in st.query_params and selected.url_path != record_page and record_page in by_url:
+for param, record_page in RECORD_PAGES[audience].items():
+    if param in st.query_params and selected.url_path != record_page and record_page in by_url:
         st.switch_page(by_url[record_page], query_params=st.query_params.to_dict())
 
 with st.sidebar:
     if len(workspaces) > 1:
         ids = [w.workspace_id for w in workspaces]
-        names = {w.workspace_id: w.name for w in workspaces}
+        names = {w.workspace_id: w.name + (" (customer portal)" if w.role == "portal" else "") for w in workspaces}
         choice = st.selectbox(
             "Workspace", ids, index=ids.index(current.workspace_id), format_func=names.get, key="workspace_picker"
         )

@@ -224,10 +224,15 @@ def check_attachment(filename: str, content_type: str, data: bytes) -> str:
     return declared
 
 
+def attachment_name(filename: str | None) -> str:
+    """The file name to store: no path separators, whitespace folded, at most 255 characters."""
+    return " ".join(str(filename or "").replace("/", "_").replace("\\", "_").split())[:255] or "attachment"
+
+
 def attach(db: Database, claims: Claims, workspace_id: str, ticket_id: str, filename: str, content_type: str,
            data: bytes, comment_id: str | None = None) -> str:
     stored_type = check_attachment(filename, content_type, data)
-    name = " ".join(str(filename or "").replace("/", "_").replace("\\", "_").split())[:255] or "attachment"
+    name = attachment_name(filename)
     with db.as_user(claims) as conn:
         row = _write(
             conn,

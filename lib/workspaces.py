@@ -26,6 +26,7 @@ ROLE_HELP = {
     "manager": "all records and reports",
     "agent": "creates and edits records",
     "viewer": "reads only",
+    "portal": "the customer portal: your own requests and details",
 }
 
 
@@ -70,12 +71,15 @@ def create_workspace(db: Database, claims: Claims, name: str) -> str:
 
 
 def my_workspaces(db: Database, claims: Claims) -> list[Membership]:
+    """The workspaces the user works in, then those whose customer portal they use (role 'portal')."""
     with db.as_user(claims) as conn:
         rows = conn.execute(
-            "select w.id, w.name, m.role from public.workspace_members m"
-            " join public.workspaces w on w.id = m.workspace_id"
-            " where m.user_id = %s order by w.name, w.id",
-            [claims.sub],
+            "select w.id, w.name, m.role, 0 as kind from public.workspace_members m"
+            " join public.workspaces w on w.id = m.workspace_id where m.user_id = %(me)s"
+            " union all select w.id, w.name, 'portal', 1 from public.portal_users p"
+            " join public.workspaces w on w.id = p.workspace_id where p.user_id = %(me)s"
+            " order by kind, name, id",
+            {"me": claims.sub},
         ).fetchall()
     return [Membership(str(r["id"]), r["name"], r["role"]) for r in rows]
 
@@ -86,7 +90,7 @@ def overview(db: Database, claims: Claims, workspace_id: str) -> dict:
         head = conn.execute(
             "select w.name, w.version, w.created_at,"
             " (select count(*) from public.workspace_members m where m.workspace_id = w.id) as members,"
-            " (select count(*) from public.invitations i where i.workspace_id = w.id"
+            " (select count(*) from public.invitations i where i.workspace_id = w.id and i.role <> 'portal'"
             "   and i.accepted_at is null and i.revoked_at is null and i.expires_at > now()) as open_invitations"
             " from public.workspaces w where w.id = %s",
             [workspace_id],
@@ -199,7 +203,7 @@ def invitations(db: Database, claims: Claims, workspace_id: str) -> list[dict]:
         return conn.execute(
             "select i.id, i.role, i.email, i.created_at, i.expires_at, i.version, p.display_name as invited_by"
             " from public.invitations i left join public.profiles p on p.id = i.created_by"
-            " where i.workspace_id = %s and i.accepted_at is null and i.revoked_at is null"
+            " where i.workspace_id = %s and i.role <> 'portal' and i.accepted_at is null and i.revoked_at is null"
             " and i.expires_at > now() order by i.created_at desc",
             [workspace_id],
         ).fetchall()

@@ -22,8 +22,11 @@ Tables covered today and where their rows come from:
     pipelines, stages, lost_reasons   the default ones every new workspace gets (trigger)
     deal_stage_history        the first deal's entry into its stage (trigger)
     sla_policies              the defaults every new workspace gets (trigger)
+    service_calendars, business_hours   the default UTC calendar, Mon–Fri 09:00–17:00 (trigger)
+    holidays                  one day off added with `sla.add_holiday`
     tickets, ticket_comments, ticket_attachments   one ticket with a reply and a text attachment
     canned_responses   one reply template with a merge field (`tickets.create_canned`)
+    portal_users       the contact, invited with `portal.invite`, signs up through the link
     activities, tasks         one call logged and one task created through `lib.activities`
     duplicate_dismissals      a look-alike contact dismissed with `merge.dismiss`
     audit_log          written by the audit triggers for all of the above
@@ -84,6 +87,11 @@ def populate_workspace(db: Database, owner: AuthUser, workspace_id: str) -> None
     tickets.reply(db, owner.claims, workspace_id, ticket["id"], "On it.")
     tickets.attach(db, owner.claims, workspace_id, ticket["id"], "note.txt", "text/plain", b"hello")
 
+    # holidays: one day off (service_calendars and business_hours come from the workspace trigger).
+    from lib import sla
+
+    sla.add_holiday(db, owner.claims, workspace_id, "2030-12-25", "Christmas Day")
+
     # kb_categories, kb_articles: one category with a published article, viewed once.
     from lib import knowledge
 
@@ -94,3 +102,12 @@ def populate_workspace(db: Database, owner: AuthUser, workspace_id: str) -> None
 
     # canned_responses: one reply template with a merge field.
     tickets.create_canned(db, owner.claims, workspace_id, "Thanks", "Hello {{contact.first_name}}, thanks!")
+
+    # portal_users: the contact, invited to the customer portal, signs up through the link.
+    from lib import portal
+    from lib.auth.adapters import LocalAuth
+    from lib.auth.service import AuthService
+
+    token = portal.invite(db, owner.claims, workspace_id, contact_id)
+    email = customers.get(db, owner.claims, workspace_id, customers.CONTACT, contact_id)["email"]
+    AuthService(db, LocalAuth(db)).sign_up(email, "portal pass 42", "Pop Ulated", invite_token=token)

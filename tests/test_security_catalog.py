@@ -269,11 +269,15 @@ def denied(exc: Exception | None) -> bool:
 
 
 def check_no_writes(
-    conn: psycopg.Connection, table: str, column: str, values: list[str], row: dict | None, who: str, own=None
+    conn: psycopg.Connection, table: str, column: str, values: list[str], row: dict | None, who: str, own=None,
+    set_column: str | None = None,
 ) -> list[str]:
-    """Try update, delete and insert-a-copy on the rows in scope; describe whatever got through."""
+    """Try update, delete and insert-a-copy on the rows in scope; describe whatever got through.
+
+    The update sets `set_column` (default: the scope column) to itself.
+    """
     problems = []
-    col = sql.Identifier(column)
+    col = sql.Identifier(set_column or column)
     where, params = where_scope(column, values, own)
 
     update = sql.SQL("update {} set {} = {}").format(t_ident(table), col, col) + where

@@ -12,7 +12,7 @@ from datetime import datetime
 
 import streamlit as st
 
-from lib import activities, customers
+from lib import activities, customers, portal
 from lib.activities import CHANNELS
 from lib.customers import CONTACT, COMPANY, STAGE_LABELS
 from lib.errors import UserError
@@ -20,6 +20,7 @@ from lib.text import md_escape
 from lib.validation import country_name, format_phone
 from lib.workspaces import can_manage_members, can_write, members
 from ui import customer_form, session
+from ui.invites import invite_link
 from ui.widgets import activity_form, task_form
 from ui.forms import FieldSlots, attempt
 
@@ -93,6 +94,32 @@ if writer and kind is CONTACT and record["stage"] in ("lead", "prospect") and no
                 if done:
                     st.session_state.flash = f"{md_escape(name)} is now a customer."
                     st.rerun()
+
+# -- customer portal ------------------------------------------------------------------------
+if writer and kind is CONTACT:
+    portal_access = portal.access(db, claims, ws, rid)
+    using = bool(portal_access["users"])
+    with st.expander("Customer portal" + (" · active" if using else ""), icon=":material/support:"):
+        if using:
+            for portal_user in portal_access["users"]:
+                st.markdown(f"Signed up as {md_escape(portal_user['email'] or '')} on {portal_user['since']:%Y-%m-%d}.")
+            if st.button("End portal access", key="portal_end", icon=":material/block:"):
+                if attempt(lambda: portal.end_access(db, claims, ws, rid)) is not None:
+                    st.session_state.flash = "Portal access ended."
+                    st.rerun()
+        else:
+            st.caption("The portal lets this contact open requests, follow the replies, rate them, read the help "
+                       "center and update their phone, address and consent. They see nothing else.")
+            if portal_access["invitation"]:
+                st.caption(f"An invitation to {md_escape(portal_access['invitation']['email'])} is open until "
+                           f"{portal_access['invitation']['expires_at']:%Y-%m-%d}; a new one replaces it.")
+            if st.button("Create an invitation link", key="portal_invite", icon=":material/link:"):
+                token = attempt(lambda: portal.invite(db, claims, ws, rid))
+                if token:
+                    st.session_state[f"portal_link_{rid}"] = invite_link(token)
+            if link := st.session_state.get(f"portal_link_{rid}"):
+                st.success("Send this link to the contact. It works once, for their email address, for 14 days.")
+                st.code(link, language=None)
 
 # -- quick actions --------------------------------------------------------------------------
 if writer:

@@ -7,6 +7,7 @@ import streamlit as st
 from lib import audit, demo, workspaces
 from lib.csv_export import to_csv
 from ui import session
+from ui.invites import offer_invitation
 from ui.forms import FieldSlots, attempt
 from lib.text import md_escape
 
@@ -15,30 +16,7 @@ rt, user, _, current = session.page_context()
 if flash := st.session_state.pop("flash", None):
     st.toast(flash, icon=":material/check_circle:")
 
-invite_token = st.query_params.get("invite")
-if invite_token:
-    invite = workspaces.invitation_preview(rt.db, invite_token)
-    with st.container(border=True):
-        if invite and invite["usable"]:
-            st.markdown(
-                f":material/mail: You are invited to join **{md_escape(invite['workspace_name'])}** as {invite['role']}."
-            )
-            accept, dismiss = st.columns(2)
-            if accept.button("Accept invitation", type="primary", key="accept_invite"):
-                joined = attempt(lambda: workspaces.accept_invitation(rt.db, user.claims, invite_token))
-                if joined:
-                    st.session_state.workspace_id = joined
-                    st.session_state.flash = f"You joined {md_escape(invite['workspace_name'])}."
-                    st.query_params.pop("invite", None)
-                    st.rerun()
-            if dismiss.button("Not now", key="dismiss_invite"):
-                st.query_params.pop("invite", None)
-                st.rerun()
-        else:
-            st.warning("This invitation link is not valid any more. Ask for a new one.")
-            if st.button("Close", key="dismiss_invite"):
-                st.query_params.pop("invite", None)
-                st.rerun()
+offer_invitation(rt, user)
 
 if current is None:
     st.title("Welcome to Relata")

@@ -184,7 +184,7 @@ if article_id:
     st.stop()
 
 title_col, new_col, cat_col = st.columns([6, 1.2, 1.5], vertical_alignment="bottom")
-title_col.title("Knowledge base")
+title_col.title("Help center" if current.role == "portal" else "Knowledge base")
 if writer:
     if new_col.button("New article", key="kb_new", icon=":material/add:", type="primary"):
         start_editing(None)

@@ -1,13 +1,11 @@
 """Settings: workspace name, members and roles, invitations, custom fields, deal pipelines and their
-stages, your password, more workspaces.
+stages, SLA targets with opening hours and holidays, your password, more workspaces.
 
 Controls that change something are drawn only for roles allowed to use them (viewers see none);
 row-level security enforces the same rules underneath.
 """
 
 from __future__ import annotations
-
-from urllib.parse import urlsplit, urlunsplit
 
 import tempfile
 from pathlib import Path
@@ -17,8 +15,9 @@ import streamlit as st
 from lib import custom_fields, deals, mail_in, workspaces
 from lib.csv_export import to_csv
 from lib.errors import ConflictError, FormErrors, UserError
-from ui import session
+from ui import session, sla_settings
 from ui.forms import FieldSlots, attempt
+from ui.invites import invite_link
 from lib.text import md_escape
 
 rt, user, _, current = session.page_context()
@@ -29,15 +28,8 @@ if flash := st.session_state.pop("flash", None):
     st.toast(flash, icon=":material/check_circle:")
 
 st.title("Settings")
-workspace_tab, members_tab, fields_tab, pipelines_tab, account_tab, inbound_tab = st.tabs(
-    ["Workspace", "Members", "Custom fields", "Pipelines", "Your account", "Inbound email"])
-
-
-def invite_link(token: str) -> str:
-    """The app's own address with ?invite=…, keeping any path prefix it is served under."""
-    parts = urlsplit(st.context.url or "http://localhost:8501/")
-    base_path = parts.path.rsplit("/", 1)[0] + "/"
-    return urlunsplit((parts.scheme, parts.netloc, base_path, f"invite={token}", ""))
+workspace_tab, members_tab, fields_tab, pipelines_tab, sla_tab, account_tab, inbound_tab = st.tabs(
+    ["Workspace", "Members", "Custom fields", "Pipelines", "SLA & hours", "Your account", "Inbound email"])
 
 
 with workspace_tab:
@@ -413,6 +405,9 @@ with pipelines_tab:
                 if made:
                     st.session_state.pipeline_pick_next = made
                     _saved(f"Pipeline “{md_escape(' '.join(new_pipeline.split()))}” added.", clear="pipeline_add_")
+
+with sla_tab:
+    sla_settings.render(rt, user, ws_id, is_admin)
 
 with account_tab:
     st.write(f"Signed in as **{md_escape(user.email)}**.")

@@ -22,11 +22,11 @@ with middle:
         st.info(flash)
     if invite_token:
         if invite and invite["usable"]:
-            st.success(
-                f"You are invited to join **{md_escape(invite['workspace_name'])}** as {invite['role']}. "
-                "Create your account below, or sign in if you already have one.",
-                icon=":material/mail:",
-            )
+            offer = (f"**{md_escape(invite['workspace_name'])}** invites you to its customer portal, to follow your "
+                     "requests and keep your details up to date." if invite["role"] == "portal" else
+                     f"You are invited to join **{md_escape(invite['workspace_name'])}** as {invite['role']}.")
+            st.success(f"{offer} Create your account below, or sign in if you already have one.",
+                       icon=":material/mail:")
         else:
             st.warning("This invitation link is not valid any more. Ask for a new one.", icon=":material/link_off:")
             invite_token = None
@@ -70,7 +70,7 @@ with middle:
                 )
                 slots.under("workspace_name")
             slots.under("invite")
-            label = "Join workspace" if invite_token else "Create account"
+            label = "Join workspace" if invite_token and invite["role"] != "portal" else "Create account"
             if st.form_submit_button(label, type="primary", key="signup_submit", width="stretch"):
                 with st.spinner("Creating your account…"):
                     signed = attempt(
