@@ -1,13 +1,16 @@
 """Demo data: a realistic, reproducible small-business workspace in a few seconds.
 
 `load_demo` fills an empty workspace with companies, contacts across the lifecycle, custom
-fields, activities, tasks, and deals in two pipelines with 18 months of stage history.
+fields, activities, tasks, deals in two pipelines with 18 months of stage history, a knowledge
+base of help articles, and 18 months of service-desk tickets on every channel with their
+replies and internal notes, SLA outcomes (some late) and customer ratings.
 Everything is generated from `random.Random` seeded with `seed` (one stream per purpose, so
 adding a step never changes what earlier steps made) and dated relative to `today`: two loads
 with the same seed hold the same names, emails, phones and stages. It runs as the signed-in
 user in one transaction, through row-level security and every trigger, with one set-based
 `INSERT … SELECT … FROM unnest(arrays)` per table (deals then move through their stages in a
-few set-based UPDATEs).
+few set-based UPDATEs; tickets go in with their final status and real timestamps, which the
+ticket trigger accepts on insert, and their replies with the dates they were written).
 
 Later issues add their records by appending a `Step` to `STEPS`; a step reads what earlier
 steps made from the `Demo` context (`demo.companies`, `demo.contacts`, …) and returns how many
@@ -22,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import re
 import secrets
 import sys
 import unicodedata
@@ -34,6 +38,7 @@ import phonenumbers
 import psycopg
 from psycopg import sql
 
+from lib import demo_desk
 from lib.db import Claims, Database
 from lib.errors import UserError
 
@@ -668,6 +673,234 @@ def make_deals(demo: Demo) -> int:
     return count
 
 
+# -- service desk ---------------------------------------------------------------------------------
+
+N_TICKETS = 1100
+TICKET_WINDOW_DAYS = 548  # 18 months, as the deals
+TICKET_CHANNELS = {"email": 38, "phone": 18, "portal": 17, "chat": 16, "social": 7, "walk-in": 4}
+TICKET_PRIORITIES = {"low": 18, "normal": 56, "high": 20, "urgent": 6}
+DEFAULT_SLA = {"urgent": (60, 240), "high": (240, 1440), "normal": (480, 4320), "low": (1440, 10080)}
+# how much of the first-response target a channel's first answer takes (phone and counter: at once)
+ANSWER_SPEED = {"chat": 0.08, "phone": 0.03, "walk-in": 0.02}
+KB_ARTICLE_COLUMNS = {"id": "uuid", "workspace_id": "uuid", "category_id": "uuid", "title": "text", "body": "text",
+                      "status": "text", "created_at": "timestamptz", "updated_at": "timestamptz"}
+TICKET_ROW_COLUMNS = {
+    "id": "uuid", "workspace_id": "uuid", "subject": "text", "description": "text", "channel": "text",
+    "priority": "text", "status": "text", "category": "text", "contact_id": "uuid", "company_id": "uuid",
+    "assignee_id": "uuid", "first_responded_at": "timestamptz", "solved_at": "timestamptz",
+    "closed_at": "timestamptz", "paused_at": "timestamptz", "csat": "int", "csat_comment": "text",
+    "created_at": "timestamptz", "updated_at": "timestamptz",
+}
+COMMENT_COLUMNS = {"id": "uuid", "workspace_id": "uuid", "ticket_id": "uuid", "from_customer": "boolean",
+                   "is_public": "boolean", "body": "text", "created_at": "timestamptz", "updated_at": "timestamptz"}
+
+
+def _history_end(demo: Demo) -> datetime:
+    """Where generated history stops: the start of `today`, or now if that is earlier."""
+    return min(datetime.combine(demo.today, time(0), tzinfo=timezone.utc), datetime.now(timezone.utc))
+
+
+def make_knowledge_base(demo: Demo) -> int:
+    """Help-centre categories (kept if the workspace has them already) and articles written over
+    the last 18 months, mostly published, two drafts; published ones are read now and then
+    (`private.count_article_view`, one view at a time as in the app)."""
+    conn, ws = demo.conn, demo.workspace_id
+    rng = demo.rng("kb")
+    conn.execute(
+        "insert into public.kb_categories (workspace_id, name, position)"
+        " select %s, u.name, u.position - 1 from unnest(%s::text[]) with ordinality as u (name, position)"
+        " on conflict (workspace_id, private.fold(name)) do nothing", [ws, list(demo_desk.KB_CATEGORIES)])
+    categories = {r["name"]: str(r["id"]) for r in conn.execute(
+        "select u.name, c.id from unnest(%s::text[]) as u (name)"
+        " join public.kb_categories c on c.workspace_id = %s and private.fold(c.name) = private.fold(u.name)",
+        [list(demo_desk.KB_CATEGORIES), ws]).fetchall()}
+    end = _history_end(demo)
+    rows, n = [], len(demo_desk.KB_ARTICLES)
+    for i, (category, title, status, body) in enumerate(demo_desk.KB_ARTICLES):
+        created = end - timedelta(days=(n - i) * TICKET_WINDOW_DAYS / (n + 1) * rng.uniform(0.8, 1.0),
+                                  hours=rng.uniform(0, 8))
+        rows.append({"id": str(uuid.uuid4()), "workspace_id": ws, "category_id": categories.get(category),
+                     "title": title, "body": body, "status": status, "created_at": created,
+                     "updated_at": min(end, created + timedelta(days=rng.choice((0, 0, 1, 3, 20, 90))))})
+    count = insert_rows(conn, "kb_articles", KB_ARTICLE_COLUMNS, rows)
+    published = [r for r in rows if r["status"] == "published"]
+    views = [min(400, int(rng.paretovariate(1.4) * 8)) for _ in published]
+    conn.execute(
+        "select count(private.count_article_view(u.id)) from unnest(%s::uuid[], %s::int[]) as u (id, n)"
+        " cross join lateral generate_series(1, u.n)", [[r["id"] for r in published], views])
+    demo.extra["kb_articles"] = {r["title"] for r in published}  # replies to tickets point to these
+    return count
+
+
+def _sla_targets(demo: Demo) -> dict[str, tuple[int, int]]:
+    """First-response and resolution targets in minutes per priority, as the workspace has them."""
+    targets = dict(DEFAULT_SLA)
+    for r in demo.conn.execute("select priority, first_response_minutes, resolution_minutes"
+                               " from public.sla_policies where workspace_id = %s", [demo.workspace_id]).fetchall():
+        targets[r["priority"]] = (r["first_response_minutes"], r["resolution_minutes"])
+    return targets
+
+
+def _ticket_time(rng: random.Random, end: datetime) -> datetime:
+    """A moment in the last 18 months, more often lately (a growing business), in working hours,
+    seldom at weekends."""
+    while True:
+        day = (end - timedelta(days=TICKET_WINDOW_DAYS * rng.random() ** 1.4)).date()
+        moment = datetime.combine(day, time(0), tzinfo=timezone.utc) + timedelta(hours=rng.triangular(6.5, 20, 10))
+        if moment < end and (day.weekday() < 5 or rng.random() < 0.3):
+            return moment
+
+
+def _ticket_contact(rng: random.Random, pools: dict[str, list[dict]], regulars: list[dict],
+                    at: datetime) -> dict | None:
+    """A contact who existed (and had not churned) at `at`: mostly customers, some regulars often."""
+    for _ in range(30):
+        if regulars and rng.random() < 0.25:
+            contact = rng.choice(regulars)
+        else:
+            pool = pools[_weighted(rng, {"customer": 74, "churned": 10, "prospect": 11, "lead": 5})] or pools["all"]
+            if not pool:
+                return None
+            contact = rng.choice(pool)
+        if contact["created_at"] <= at and (contact["churned_at"] is None or at <= contact["churned_at"]):
+            return contact
+    return None
+
+
+def _plan_ticket(demo: Demo, rng: random.Random, text: random.Random, contact: dict | None, created: datetime,
+                 end: datetime, targets: dict[str, tuple[int, int]]) -> tuple[dict, list[tuple], bool]:
+    """One ticket, what was said on it (when, from the customer, public, body) and whether the
+    customer reopened it lately; the status follows from how far its story got by `end`."""
+    channel = _weighted(rng, TICKET_CHANNELS)
+    priority = _weighted(rng, TICKET_PRIORITIES)
+    category = _weighted(rng, demo_desk.TICKET_CATEGORIES)
+    subject, message, summary, first_reply, solution, article = text.choice(demo_desk.TOPICS[category])
+    if article not in demo.extra.get("kb_articles", ()):
+        first_reply, solution = (t.replace("“{article}”", "our help centre") for t in (first_reply, solution))
+    values = {"first": contact["first_name"] if contact else "there",
+              "caller": contact["first_name"] if contact else "a customer", "order": text.randint(10000, 99999),
+              "invoice": f"INV-{created.year}-{text.randint(1, 9999):04d}", "product": text.choice(demo_desk.PRODUCTS),
+              "article": article}
+
+    def say(template: str) -> str:  # placeholders filled, paragraphs starting with a capital
+        return re.sub(r"(^|\n\n)([a-z])", lambda m: m[1] + m[2].upper(), template.format(**values))
+
+    fr_target, res_target = targets[priority]
+    to_answer = max(1.0, fr_target * ANSWER_SPEED.get(channel, 1.0) * rng.lognormvariate(-1.2, 0.95))
+    to_solve = res_target * rng.lognormvariate(-1.1, 0.85)
+    if created > end - timedelta(days=4) and rng.random() < 0.4:
+        to_answer = 1e6  # nobody has picked it up yet
+    stuck = created < end - timedelta(days=14) and rng.random() < 0.02  # waiting for weeks
+    busy = stuck or (created > end - timedelta(days=7) and rng.random() < 0.25)  # not solved yet
+    one_touch = not busy and (to_solve < to_answer + 5 or rng.random() < 0.25 or first_reply == solution)
+    if one_touch:
+        to_solve = to_answer + rng.uniform(2, 30)
+    answered_at = created + timedelta(minutes=to_answer)
+    solved_at = created + timedelta(minutes=to_solve)
+    said: list[tuple] = []  # (when, from customer, public, body)
+    if rng.random() < 0.25:
+        said.append((created + timedelta(minutes=min(to_answer, to_solve) * rng.uniform(0.1, 0.8)), False, False,
+                     text.choice(demo_desk.INTERNAL_NOTES)))
+    ticket = {"status": "new", "paused_at": None, "solved_at": None, "closed_at": None, "csat": None,
+              "csat_comment": None}
+    reopened = False
+    if answered_at < end:
+        said.append((answered_at, False, True, say(solution if one_touch and solved_at < end else first_reply)))
+    if answered_at >= end:
+        pass  # nobody has answered yet: still new
+    elif busy or solved_at >= end:
+        ticket["status"] = "on_hold" if stuck and rng.random() < 0.6 else _weighted(
+            rng, {"open": 50, "pending_customer": 32, "on_hold": 18})
+        later = answered_at + (end - answered_at) * rng.uniform(0.1, 0.7)
+        if ticket["status"] == "pending_customer":
+            said.append((later, False, True, say(text.choice(demo_desk.TEAM_ASKS))))
+            ticket["paused_at"] = later
+        elif ticket["status"] == "on_hold":
+            said.append((later, False, False, text.choice(demo_desk.ON_HOLD_NOTES)))
+        elif rng.random() < 0.5:
+            said.append((later, True, True, say(text.choice(demo_desk.CUSTOMER_FOLLOW_UPS))))
+    else:
+        if not one_touch:
+            if rng.random() < 0.7:
+                said.append((answered_at + (solved_at - answered_at) * rng.uniform(0.2, 0.6), True, True,
+                             say(text.choice(demo_desk.CUSTOMER_FOLLOW_UPS))))
+            said.append((solved_at, False, True, say(solution)))
+        solved_at += timedelta(minutes=rng.uniform(0.5, 3))
+        thanks = solved_at + timedelta(minutes=rng.uniform(10, 240))
+        if rng.random() < 0.25 and thanks < end - timedelta(minutes=15):  # confirmed before marked solved
+            said.append((thanks, True, True, text.choice(demo_desk.CUSTOMER_THANKS)))
+            solved_at = thanks + timedelta(minutes=rng.uniform(1, 15))
+        ticket["status"], ticket["solved_at"] = "solved", solved_at
+        closes = solved_at + timedelta(days=rng.uniform(4, 10))  # closed after a quiet spell
+        comeback = solved_at + timedelta(hours=rng.uniform(2, 72))
+        if closes <= end:
+            ticket["status"], ticket["closed_at"] = "closed", closes
+        elif solved_at > end - timedelta(days=10) and comeback < end and rng.random() < 0.1:
+            said.append((comeback, True, True, text.choice(demo_desk.CUSTOMER_REOPENS)))
+            reopened = True  # inserted solved, then reopened as a customer's reply does
+        else:
+            # Still solved: any customer reply would reopen it (the reply trigger looks at the
+            # ticket's status, not at the reply's date), so it shows the team's side only.
+            said = [x for x in said if not x[1]]
+        if not reopened and rng.random() < 0.45:
+            late = to_answer > fr_target or to_solve > res_target
+            rating = int(_weighted(rng, {"5": 20, "4": 25, "3": 25, "2": 15, "1": 15} if late else
+                                   {"5": 55, "4": 28, "3": 10, "2": 4, "1": 3}))
+            ticket["csat"] = rating
+            if rng.random() < 0.35:
+                ticket["csat_comment"] = text.choice(demo_desk.CSAT_COMMENTS[rating])
+    open_now = ticket["status"] not in ("solved", "closed") or reopened
+    assigned = rng.random() < (0.45 if ticket["status"] == "new" else 0.88 if open_now else 0.95)
+    said = sorted(s for s in said if s[0] < end)
+    ticket.update({
+        "id": str(uuid.uuid4()), "workspace_id": demo.workspace_id, "subject": say(subject)[:200],
+        "description": say(demo_desk.PHONE_PREFIX[channel].format(caller="{caller}", summary=summary))
+        if channel in demo_desk.PHONE_PREFIX else say(message),
+        "channel": channel, "priority": priority, "category": None if rng.random() < 0.06 else category,
+        "contact_id": contact["id"] if contact else None, "company_id": contact["company_id"] if contact else None,
+        "assignee_id": rng.choice(demo.members) if assigned and demo.members else None,
+        "first_responded_at": next((when for when, customer, public, _ in said if public and not customer), None),
+        "created_at": created,
+        "updated_at": max([created, *(x[0] for x in said), *filter(None, (ticket["solved_at"], ticket["closed_at"]))]),
+    })
+    return ticket, said, reopened
+
+
+def make_tickets(demo: Demo) -> int:
+    """Tickets of the last 18 months on every channel, from the demo contacts: old ones solved or
+    closed (some rated, some late), recent ones new, open, pending or on hold, a few reopened by
+    the customer; with their conversation (public replies and internal notes) at its real times.
+
+    Tickets go in oldest first with their final state and times (the trigger numbers them
+    T-1001… in that order and sets the SLA due times from `created_at`; `first_responded_at` is
+    the time of the first public reply from the team); the replies follow with their own times;
+    tickets the customer wrote back to after the solution then move from solved to open through
+    the status trigger (which counts the reopen), as a customer's reply by email does.
+    """
+    rng, text = demo.rng("tickets"), demo.rng("tickets.text")
+    end = _history_end(demo)
+    targets = _sla_targets(demo)
+    pools: dict[str, list[dict]] = {s: [c for c in demo.contacts if c["stage"] == s] for s in STAGE_WEIGHTS}
+    pools["all"] = demo.contacts
+    regulars = rng.sample(pools["customer"], min(60, len(pools["customer"])))
+    tickets, comments, reopened = [], [], []
+    for created in sorted(_ticket_time(rng, end) for _ in range(N_TICKETS)):
+        contact = _ticket_contact(rng, pools, regulars, created)
+        ticket, said, again = _plan_ticket(demo, rng, text, contact, created, end, targets)
+        tickets.append(ticket)
+        comments += [{"id": str(uuid.uuid4()), "workspace_id": demo.workspace_id, "ticket_id": ticket["id"],
+                      "from_customer": customer, "is_public": public, "body": body, "created_at": when,
+                      "updated_at": when} for when, customer, public, body in said]
+        if again:
+            reopened.append(ticket["id"])
+    count = insert_rows(demo.conn, "tickets", TICKET_ROW_COLUMNS, tickets)
+    insert_rows(demo.conn, "ticket_comments", COMMENT_COLUMNS, sorted(comments, key=lambda c: c["created_at"]))
+    demo.conn.execute("update public.tickets set status = 'open'"
+                      " where workspace_id = %s and id = any(%s::uuid[]) and status = 'solved'",
+                      [demo.workspace_id, reopened])
+    return count
+
+
 STEPS: list[Step] = [
     Step("custom_fields", "Custom fields", make_custom_fields, 0.2),
     Step("companies", "Companies", make_companies, 0.5),
@@ -675,6 +908,8 @@ STEPS: list[Step] = [
     Step("activities", "Activities", make_activities, 3),
     Step("tasks", "Tasks", make_tasks, 0.5),
     Step("deals", "Deals", make_deals, 0.3),
+    Step("kb_articles", "Knowledge base", make_knowledge_base, 0.2),
+    Step("tickets", "Tickets", make_tickets, 1),
 ]
 
 

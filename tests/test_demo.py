@@ -1,14 +1,16 @@
-"""Demo data: sizes, every stage, determinism, refusal on a non-empty workspace, isolation."""
+"""Demo data: sizes, every stage, the service desk (tickets, replies, SLA, CSAT, knowledge base),
+determinism, refusal on a non-empty workspace, isolation."""
 
 from __future__ import annotations
 
 import re
 import time
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from lib import activities, customer_search, customers, demo
+from lib import activities, customer_search, customers, demo, demo_desk, knowledge, tickets
+from lib import service_analytics as sa
 from lib.errors import UserError
 
 TODAY = date(2026, 11, 23)
@@ -32,12 +34,15 @@ def test_sizes_and_speed(loaded, admin_conn):
     assert counts["companies"] >= 500 and counts["contacts"] >= 3000
     assert counts["activities"] >= 3000 and counts["tasks"] >= 300 and counts["deals"] >= 20
     assert counts["custom_fields"] == len(demo.CUSTOM_FIELDS)
+    assert 300 <= counts["tickets"] <= 1500 and 15 <= counts["kb_articles"] <= 25
     stored = _rows(admin_conn, ws, """
         select (select count(*) from public.companies where workspace_id = %(ws)s) as companies,
                (select count(*) from public.contacts where workspace_id = %(ws)s) as contacts,
                (select count(*) from public.activities where workspace_id = %(ws)s) as activities,
                (select count(*) from public.tasks where workspace_id = %(ws)s) as tasks,
-               (select count(*) from public.deals where workspace_id = %(ws)s) as deals""")[0]
+               (select count(*) from public.deals where workspace_id = %(ws)s) as deals,
+               (select count(*) from public.tickets where workspace_id = %(ws)s) as tickets,
+               (select count(*) from public.kb_articles where workspace_id = %(ws)s) as kb_articles""")[0]
     assert stored == {k: counts[k] for k in stored}
     assert seconds < 15, f"demo load took {seconds:.1f} s"
 
@@ -95,7 +100,141 @@ def test_same_seed_same_data(loaded, factory, db, admin_conn):
     assert _rows(admin_conn, ws_a, query) == _rows(admin_conn, ws_b, query)
     companies = "select name, email, phone, stage, industry from public.companies where workspace_id = %(ws)s order by name"
     assert _rows(admin_conn, ws_a, companies) == _rows(admin_conn, ws_b, companies)
+    desk = ("select t.number, t.subject, t.description, t.channel, t.priority, t.status, t.category, t.created_at,"
+            " t.first_responded_at, t.solved_at, t.closed_at, t.csat, t.csat_comment, t.reopen_count, k.email"
+            " from public.tickets t left join public.contacts k on k.id = t.contact_id"
+            " where t.workspace_id = %(ws)s order by t.number")
+    assert _rows(admin_conn, ws_a, desk) == _rows(admin_conn, ws_b, desk)
+    replies = ("select t.number, c.created_at, c.from_customer, c.is_public, c.body from public.ticket_comments c"
+               " join public.tickets t on t.id = c.ticket_id where c.workspace_id = %(ws)s"
+               " order by t.number, c.created_at, c.body")
+    assert _rows(admin_conn, ws_a, replies) == _rows(admin_conn, ws_b, replies)
+    articles = ("select a.title, a.status, a.view_count, a.created_at, c.name from public.kb_articles a"
+                " left join public.kb_categories c on c.id = a.category_id"
+                " where a.workspace_id = %(ws)s order by a.title")
+    assert _rows(admin_conn, ws_a, articles) == _rows(admin_conn, ws_b, articles)
 
+
+
+def test_tickets_span_18_months_on_every_channel(loaded, admin_conn):
+    owner, ws, counts, _ = loaded
+    rows = _rows(admin_conn, ws, "select * from public.tickets where workspace_id = %(ws)s order by number")
+    assert [r["number"] for r in rows] == list(range(1001, 1001 + counts["tickets"]))  # gapless
+    assert [r["created_at"] for r in rows] == sorted(r["created_at"] for r in rows)  # numbered oldest first
+    midnight = datetime(TODAY.year, TODAY.month, TODAY.day, tzinfo=timezone.utc)
+    assert midnight - timedelta(days=549) <= rows[0]["created_at"] <= midnight - timedelta(days=500)
+    assert midnight - timedelta(days=3) <= rows[-1]["created_at"] < midnight
+    assert {r["channel"] for r in rows} == set(tickets.CHANNELS)
+    assert {r["priority"] for r in rows} == set(tickets.PRIORITIES)
+    assert {r["status"] for r in rows} == set(tickets.STATUSES)
+    assert len({r["category"] for r in rows}) >= 6 and any(r["category"] is None for r in rows)
+    old = [r for r in rows if r["created_at"] < midnight - timedelta(days=30)]
+    assert sum(r["status"] in ("solved", "closed") for r in old) >= 0.95 * len(old)
+    recent = [r for r in rows if r["created_at"] >= midnight - timedelta(days=7)]
+    assert sum(r["status"] in ("new", "open", "pending_customer", "on_hold") for r in recent) >= 5
+    for r in rows:
+        assert (r["solved_at"] is not None) == (r["status"] in ("solved", "closed")), r["number"]
+        assert (r["closed_at"] is not None) == (r["status"] == "closed"), r["number"]
+        assert (r["paused_at"] is not None) == (r["status"] == "pending_customer"), r["number"]
+        assert r["created_at"] <= (r["first_responded_at"] or r["created_at"]) <= midnight
+        assert r["created_at"] <= (r["solved_at"] or r["created_at"]) <= (r["closed_at"] or midnight) <= midnight
+        assert r["first_response_due_at"] and r["resolution_due_at"] > r["created_at"]  # the trigger's SLA
+    assert any(r["reopen_count"] for r in rows) and all(r["status"] == "open" for r in rows if r["reopen_count"])
+    # linked to demo contacts and their companies, assigned to members or nobody
+    linked = _rows(admin_conn, ws, """
+        select count(*) as n, count(k.id) as with_contact,
+               count(*) filter (where t.company_id is distinct from k.company_id) as other_company,
+               count(*) filter (where k.lead_at > t.created_at) as before_contact,
+               count(*) filter (where t.assignee_id is not null and m.user_id is null) as stranger,
+               count(*) filter (where t.assignee_id is null and t.status not in ('solved', 'closed')) as unassigned_open
+          from public.tickets t left join public.contacts k on k.id = t.contact_id
+          left join public.workspace_members m on m.workspace_id = t.workspace_id and m.user_id = t.assignee_id
+         where t.workspace_id = %(ws)s""")[0]
+    assert linked["with_contact"] >= 0.99 * linked["n"]
+    assert linked["other_company"] == linked["before_contact"] == linked["stranger"] == 0
+    assert linked["unassigned_open"] > 0
+    on_timeline = _rows(admin_conn, ws, "select count(*) as n from public.customer_timeline"
+                                        " where workspace_id = %(ws)s and kind = 'ticket'")[0]["n"]
+    assert on_timeline == counts["tickets"]
+
+
+def test_tickets_have_sla_breaches_and_ratings(loaded, db):
+    owner, ws, counts, _ = loaded
+    with db.as_user(owner.claims) as conn:
+        rows = conn.execute(f"select {tickets.TICKET_COLUMNS}{tickets.TICKET_JOINS} where t.workspace_id = %s",
+                            [ws]).fetchall()
+    late_answer = sum(bool(r["first_response_breached"]) for r in rows)
+    late_solution = sum(bool(r["resolution_breached"]) for r in rows)
+    assert 0.02 * len(rows) < late_answer < 0.25 * len(rows)
+    assert 0.02 * len(rows) < late_solution < 0.25 * len(rows)
+    solved = [r for r in rows if r["status"] in ("solved", "closed")]
+    assert all(r["csat"] is None for r in rows if r["status"] not in ("solved", "closed"))
+    rated = [r for r in solved if r["csat"] is not None]
+    assert 0.3 * len(solved) < len(rated) < 0.6 * len(solved)
+    assert {r["csat"] for r in rated} == {1, 2, 3, 4, 5}
+    assert any(r["csat_comment"] for r in rated) and all(r["csat"] for r in rows if r["csat_comment"])
+    assert sum(r["csat"] for r in rated) / len(rated) > 3.5  # mostly happy customers
+
+
+def test_tickets_have_their_conversation(loaded, admin_conn):
+    owner, ws, counts, _ = loaded
+    kinds = {(r["from_customer"], r["is_public"]): r["n"] for r in _rows(admin_conn, ws, """
+        select from_customer, is_public, count(*) as n from public.ticket_comments
+         where workspace_id = %(ws)s group by 1, 2""")}
+    assert set(kinds) == {(False, True), (True, True), (False, False)}  # replies both ways, internal notes
+    assert sum(kinds.values()) > counts["tickets"]
+    checks = admin_conn.execute("""
+        select count(*) filter (where t.first_responded_at is distinct from f.first_reply) as wrong_first_response,
+               count(*) filter (where t.status = 'new' and f.first_reply is not null) as answered_new,
+               (select count(*) from public.ticket_comments c join public.tickets x on x.id = c.ticket_id
+                 where c.workspace_id = %(ws)s and (c.created_at < x.created_at or c.created_at > now())) as misdated,
+               (select count(*) from public.ticket_comments c where c.workspace_id = %(ws)s
+                 and not c.from_customer and c.author_id is distinct from %(owner)s) as other_authors
+          from public.tickets t
+          left join (select ticket_id, min(created_at) as first_reply from public.ticket_comments
+                      where workspace_id = %(ws)s and is_public and not from_customer group by ticket_id) f
+            on f.ticket_id = t.id
+         where t.workspace_id = %(ws)s""", {"ws": ws, "owner": owner.id}).fetchone()
+    assert checks == {"wrong_first_response": 0, "answered_new": 0, "misdated": 0, "other_authors": 0}
+    bodies = [r["body"] for r in _rows(admin_conn, ws, "select body from public.ticket_comments"
+                                                       " where workspace_id = %(ws)s")]
+    assert not [b for b in bodies if "{" in b or "}" in b]  # every placeholder filled
+
+
+def test_knowledge_base(loaded, db, admin_conn):
+    owner, ws, counts, _ = loaded
+    categories = knowledge.categories(db, owner.claims, ws)
+    assert [c["name"] for c in categories] == list(demo_desk.KB_CATEGORIES)
+    assert all(c["articles"] for c in categories)
+    articles = knowledge.articles(db, owner.claims, ws)
+    assert len(articles) == counts["kb_articles"]
+    published = [a for a in articles if a["status"] == "published"]
+    drafts = [a for a in articles if a["status"] == "draft"]
+    assert len(published) >= 15 and 1 <= len(drafts) <= 4
+    assert all(a["view_count"] > 0 for a in published) and all(a["view_count"] == 0 for a in drafts)
+    assert all(a["created_at"] < datetime.now(timezone.utc) - timedelta(days=10) for a in articles)
+    assert knowledge.search(db, owner.claims, ws, "refund")
+    ticket = _rows(admin_conn, ws, "select subject, description from public.tickets where workspace_id = %(ws)s"
+                                   " and category = 'Returns & refunds' order by number limit 1")[0]
+    assert knowledge.suggest_for_ticket(db, owner.claims, ws, ticket["subject"], ticket["description"])
+
+
+def test_service_analytics_and_queues_on_demo_data(loaded, db):
+    owner, ws, counts, _ = loaded
+    report = sa.report(db, owner.claims, ws, TODAY - timedelta(days=548), TODAY)
+    assert report.tickets == counts["tickets"]
+    assert {r["channel"] for r in report.by_channel} == set(tickets.CHANNELS)
+    assert len(report.by_category) >= 6 and len(report.by_priority) == 4
+    assert 60 <= report.first_response_sla.percent < 100 and 60 <= report.resolution_sla.percent < 100
+    assert report.median_first_response_minutes and report.median_resolution_minutes
+    assert report.csat_average and report.rated > 100
+    assert len(report.backlog) > 50 and any(b["open"] for b in report.backlog)
+    assert report.by_assignee and sum(r["tickets"] for r in report.by_assignee) == counts["tickets"]
+    recent = sa.report(db, owner.claims, ws, TODAY - timedelta(days=30), TODAY - timedelta(days=1))
+    assert 0 < recent.tickets < counts["tickets"]
+    assert tickets.queue(db, owner.claims, ws, "open").rows
+    assert tickets.queue(db, owner.claims, ws, "mine").rows
+    assert tickets.queue(db, owner.claims, ws, "solved").rows
 
 def test_refuses_a_workspace_with_customers(loaded, factory, db):
     owner, ws, _, _ = loaded
@@ -119,7 +258,8 @@ def test_only_owners_and_admins_load(factory, db):
 def test_rows_stay_in_their_workspace(loaded, factory, db):
     owner, ws, _, _ = loaded
     outsider, outsider_ws = factory.owner("Outsider")
-    for table in ("companies", "contacts", "activities", "tasks", "deals", "custom_field_definitions"):
+    for table in ("companies", "contacts", "activities", "tasks", "deals", "custom_field_definitions", "tickets",
+                  "ticket_comments", "kb_categories", "kb_articles"):
         with db.as_user(outsider.claims) as conn:
             n = conn.execute(f"select count(*) as n from public.{table} where workspace_id = %s", [ws]).fetchone()["n"]
         assert n == 0, table

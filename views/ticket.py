@@ -180,7 +180,9 @@ thread = tickets.comments(db, claims, ws, tid)
 if not thread:
     st.info("No replies yet. The first public reply below is the first response the SLA measures.")
 for comment in thread:
-    who = md_escape(comment["author_name"] or ("the customer" if comment["from_customer"] else "someone"))
+    # A customer's words may have been entered by the team (email import, a call): name the customer.
+    who = md_escape((ticket["contact_name"] or "the customer") if comment["from_customer"]
+                    else comment["author_name"] or "someone")
     with st.container(border=True):
         if not comment["is_public"]:
             st.markdown(f":orange-badge[:material/lock: Internal note] **{who}** · {_when(comment['created_at'])}")
