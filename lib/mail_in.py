@@ -5,8 +5,11 @@
 A new message opens a ticket (channel "email") for its sender: the contact with that email
 address, or a new lead. A message whose subject carries a ticket number such as ``[T-1234]`` (or
 whose In-Reply-To/References name a message already imported) is added to that ticket as a
-public customer comment and reopens it if it was solved; a closed ticket cannot reopen, so the
-message opens a new ticket that names the old number. Attachments are stored after the same
+public customer comment (without the quoted earlier messages below it) and reopens it if it was
+solved; a closed ticket cannot reopen, so the message opens a new ticket that names the old number.
+Automatic messages (out-of-office replies, delivery reports, bulk mail: RFC 3834's
+Auto-Submitted and the usual Precedence / X-Autoreply headers) are counted and left out, so
+they neither open tickets nor reopen solved ones. Attachments are stored after the same
 size and type checks as uploads (``lib.tickets.check_attachment``); ones that fail are skipped
 and listed in the result.
 
@@ -59,12 +62,14 @@ class Result:
     appended: int = 0
     duplicates: int = 0
     reopened: int = 0
+    automatic: int = 0
     rejected: list[tuple[str, str]] = field(default_factory=list)
     skipped_attachments: list[tuple[str, str, str]] = field(default_factory=list)  # (source, filename, reason)
 
     def summary(self) -> str:
         text = (f"{self.created:,} new tickets, {self.appended:,} replies added ({self.reopened:,} reopened), "
-                f"{self.duplicates:,} already imported, {len(self.rejected):,} rejected")
+                f"{self.duplicates:,} already imported, {self.automatic:,} automatic replies left out, "
+                f"{len(self.rejected):,} rejected")
         if self.skipped_attachments:
             text += f", {len(self.skipped_attachments):,} attachments skipped"
         return text + "."
@@ -88,6 +93,37 @@ class Parsed:
 
 class Rejected(Exception):
     """The message is malformed; the reason is shown to the user."""
+
+
+class Automatic(Exception):
+    """An automatic message (out-of-office, delivery report, bulk mail): not for the desk."""
+
+
+def is_automatic(msg: Message) -> bool:
+    auto = str(msg.get("Auto-Submitted") or "").strip().lower()
+    precedence = str(msg.get("Precedence") or "").strip().lower()
+    return ((auto and auto != "no") or precedence in ("auto_reply", "bulk", "junk")
+            or any(msg.get(h) for h in ("X-Autoreply", "X-Autorespond", "X-Auto-Response"))
+            or msg.get_content_type() == "multipart/report")
+
+
+# A reply's own words end where the quoted earlier messages begin.
+_QUOTE_START = re.compile(
+    r"^(?:On\b.{0,300}\bwrote:|Le\b.{0,300}\ba écrit\s?:|Am\b.{0,300}\bschrieb.{0,100}:"
+    r"|-{2,}\s*Original Message\s*-{2,}|_{20,}|From:\s.+\n(?:Sent|Date):\s)",
+    re.IGNORECASE | re.MULTILINE)
+
+
+def strip_quoted(text: str) -> str:
+    """The new part of a reply: cut at "On … wrote:" (and its French/German forms), an Outlook
+    "Original Message" or separator line, and drop trailing "> " lines; the whole text if that
+    would leave nothing."""
+    match = _QUOTE_START.search(text)
+    head = text[:match.start()] if match else text
+    lines = head.rstrip().split("\n")
+    while lines and (lines[-1].startswith(">") or not lines[-1].strip()):
+        lines.pop()
+    return "\n".join(lines).strip() or text.strip()
 
 
 # ---------------------------------------------------------------- reading the sources
@@ -230,6 +266,8 @@ def parse(item: bytes | Message) -> Parsed:
         if not raw.strip():
             raise Rejected("The message is empty.")
         msg = email.message_from_bytes(raw, policy=email.policy.default)
+    if is_automatic(msg):
+        raise Automatic()
     try:
         sender, first, last = _sender(msg)
         subject = " ".join(str(msg.get("Subject") or "").split())
@@ -285,15 +323,11 @@ NEW_TICKET = (
     "insert into public.tickets (workspace_id, subject, description, channel, contact_id, company_id, message_id)"
     " values (%s, %s, %s, 'email', %s, %s, %s) returning id"
 )
-# The customer's comment, and the reopening of a solved ticket, in one round trip.
-NEW_COMMENT = """
-with c as (
-  insert into public.ticket_comments (workspace_id, ticket_id, body, is_public, from_customer, message_id)
-  values (%(ws)s, %(ticket)s, %(body)s, true, true, %(mid)s) returning id),
-u as (
-  update public.tickets set status = 'open' where id = %(ticket)s and status = 'solved' returning id)
-select c.id, (select count(*) from u) as reopened from c
-"""
+# The customer's comment; a trigger reopens the ticket if it was solved.
+NEW_COMMENT = (
+    "insert into public.ticket_comments (workspace_id, ticket_id, body, is_public, from_customer, message_id)"
+    " values (%(ws)s, %(ticket)s, %(body)s, true, true, %(mid)s) returning id"
+)
 NEW_ATTACHMENT = (
     "insert into public.ticket_attachments (workspace_id, ticket_id, comment_id, filename, content_type, size_bytes,"
     " data) values (%s, %s, %s, %s, %s, %s, %s)"
@@ -334,9 +368,11 @@ def _write(conn: psycopg.Connection, ws: str, parsed: Parsed, known: dict[str, C
     comment_id, new_contact = None, None
     if found["ticket_id"] and found["status"] != "closed":
         ticket_id = str(found["ticket_id"])
-        row = conn.execute(NEW_COMMENT, {"ws": ws, "ticket": ticket_id, "body": _clip(parsed.body or NO_TEXT, MAX_TEXT),
+        body = _clip(strip_quoted(parsed.body) or NO_TEXT, MAX_TEXT)
+        row = conn.execute(NEW_COMMENT, {"ws": ws, "ticket": ticket_id, "body": body,
                                          "mid": parsed.message_id}).fetchone()
-        comment_id, outcome = row["id"], "reopened" if row["reopened"] else "appended"
+        # The database reopens a solved ticket on a customer reply (private.note_customer_reply).
+        comment_id, outcome = row["id"], "reopened" if found["status"] == "solved" else "appended"
     else:
         (contact_id, company_id), created = _contact(conn, ws, parsed, known)
         new_contact = (contact_id, company_id) if created else None
@@ -348,8 +384,8 @@ def _write(conn: psycopg.Connection, ws: str, parsed: Parsed, known: dict[str, C
             contact_id, company_id, parsed.message_id]).fetchone()["id"])
         outcome = "created"
     for filename, content_type, data in parsed.attachments:
-        name = " ".join(filename.replace("/", "_").replace("\\", "_").split())[:255] or "attachment"
-        conn.execute(NEW_ATTACHMENT, [ws, ticket_id, comment_id, name, content_type, len(data), data])
+        conn.execute(NEW_ATTACHMENT, [ws, ticket_id, comment_id, tickets.attachment_name(filename), content_type,
+                                      len(data), data])
     return outcome, new_contact
 
 
@@ -376,10 +412,10 @@ def _import_one(db: Database, claims: Claims, ws: str, parsed: Parsed, known: di
     raise AssertionError("unreachable")
 
 
-def _parse_or_reject(item: bytes | Message) -> Parsed | Rejected:
+def _parse_or_reject(item: bytes | Message) -> Parsed | Rejected | Automatic:
     try:
         return parse(item)
-    except Rejected as exc:
+    except (Rejected, Automatic) as exc:
         return exc
 
 
@@ -430,11 +466,13 @@ def _import_chunk(db: Database, claims: Claims, workspace_id: str, chunk: list[t
     _find_senders(db, claims, workspace_id, {p.sender for _, p in chunk if isinstance(p, Parsed)} - known.keys(), known)
     for label, parsed in chunk:
         try:
-            if isinstance(parsed, Rejected):
+            if isinstance(parsed, (Rejected, Automatic)):
                 raise parsed
             outcome = _import_one(db, claims, workspace_id, parsed, known)
         except Rejected as exc:
             result.rejected.append((label, str(exc)))
+        except Automatic:
+            result.automatic += 1
         else:
             _count(result, outcome)
             if outcome != "duplicate":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from datetime import date, datetime
 from functools import lru_cache
 from urllib.parse import urlsplit
@@ -193,3 +194,12 @@ def clean_number(value: object, what: str = "number") -> float | int | None:
     if number != number or number in (float("inf"), float("-inf")):
         raise ValueError(f"Enter a finite number for the {what}.")
     return int(number) if float(number).is_integer() and abs(number) < 2**53 else number
+
+
+def is_uuid(text: object) -> bool:
+    """Whether `text` is a UUID (record ids in deep links are checked before any query)."""
+    try:
+        uuid.UUID(str(text))
+    except ValueError:
+        return False
+    return True

@@ -215,3 +215,46 @@ def test_large_imports_parse_in_a_second_process_in_order(db, admin_conn, desk, 
     result = mail_in.import_messages(db, owner.claims, ws, [MAIL / "inbox.mbox", MAIL / "maildir"])
     assert (result.created, result.appended, len(result.rejected)) == (3, 2, 1)
     assert [r["subject"] for r in _all_tickets(admin_conn, ws)] == ["Delivery date?", "Refund", "Wrong size"]
+
+
+def test_automatic_replies_are_left_out(db, admin_conn, desk):
+    owner, ws = desk
+    mail_in.import_messages(db, owner.claims, ws, [MAIL / "new_ticket.eml"])
+    ticket = tickets.queue(db, owner.claims, ws, "open").rows[0]
+    tickets.set_status(db, owner.claims, ws, ticket["id"], "solved", ticket["version"])
+    out_of_office = (b"From: jane@example.com\r\nSubject: Re: [T-1001] Out of office\r\n"
+                     b"Auto-Submitted: auto-replied\r\nMessage-ID: <ooo@example.com>\r\n\r\nBack Monday.\r\n")
+    vacation = (b"From: bob@example.com\r\nSubject: Away\r\nX-Autoreply: yes\r\n"
+                b"Message-ID: <away@example.com>\r\n\r\nAway.\r\n")
+    bounce = (b"From: mailer-daemon@example.com\r\nSubject: Undelivered\r\nMessage-ID: <dsn@example.com>\r\n"
+              b"Content-Type: multipart/report; report-type=delivery-status; boundary=x\r\n\r\n--x\r\n"
+              b"Content-Type: text/plain\r\n\r\nCould not deliver.\r\n--x--\r\n")
+    human = (b"From: carl@example.com\r\nSubject: Hello\r\nAuto-Submitted: no\r\n"
+             b"Message-ID: <human@example.com>\r\n\r\nA real question.\r\n")
+    result = mail_in.import_messages(db, owner.claims, ws, [out_of_office, vacation, bounce, human])
+    assert (result.automatic, result.created, result.appended, result.rejected) == (3, 1, 0, [])
+    assert "3 automatic replies left out" in result.summary()
+    assert tickets.get(db, owner.claims, ws, ticket["id"])["status"] == "solved"  # not reopened by the robot
+
+
+@pytest.mark.parametrize("body, expected", [
+    ("Thanks, that worked!\n\nOn Mon, 23 Nov 2026 at 10:00, Support <help@shop.example> wrote:\n> Try this\n",
+     "Thanks, that worked!"),
+    ("Merci !\n\nLe lun. 23 nov. 2026 à 10:00, Support <help@shop.example> a écrit :\n> Essayez ceci\n", "Merci !"),
+    ("Still broken.\n\n-----Original Message-----\nFrom: Support\nSent: Monday\n\nTry this", "Still broken."),
+    ("See below\n> quoted line\n> another\n", "See below"),
+    ("> only a quote\n", "> only a quote"),
+    ("No quote at all.\nSecond line.", "No quote at all.\nSecond line."),
+])
+def test_quoted_earlier_messages_are_cut_from_replies(body, expected):
+    assert mail_in.strip_quoted(body) == expected
+
+
+def test_a_reply_is_stored_without_the_quoted_thread(db, desk):
+    owner, ws = desk
+    mail_in.import_messages(db, owner.claims, ws, [MAIL / "new_ticket.eml"])
+    ticket = tickets.queue(db, owner.claims, ws, "open").rows[0]
+    reply = (b"From: jane@example.com\r\nSubject: Re: [T-1001] My bike\r\nMessage-ID: <r2@example.com>\r\n\r\n"
+             b"Photo attached.\r\n\r\nOn Mon, 23 Nov 2026, Support wrote:\r\n> Can you send a photo?\r\n")
+    assert mail_in.import_messages(db, owner.claims, ws, [reply]).appended == 1
+    assert [c["body"] for c in tickets.comments(db, owner.claims, ws, ticket["id"])][-1] == "Photo attached."

@@ -191,3 +191,19 @@ def test_ending_access_hides_everything(factory, db, auth):
     assert portal.profile(db, user.claims, ws) is None
     with pytest.raises(UserError, match="ended"):
         portal.open_ticket(db, user.claims, ws, "Again", "Hello?")
+
+
+def test_merging_contacts_keeps_the_portal_access(factory, db, auth):
+    from lib import merge
+
+    owner, ws = factory.owner("Merge Portal")
+    email = unique_email("merged")
+    merged = customers.create(db, owner.claims, ws, customers.CONTACT, {"first_name": "Twin", "email": email})
+    survivor = customers.create(db, owner.claims, ws, customers.CONTACT, {"first_name": "Twin", "last_name": "Main"})
+    user = auth.sign_up(email, PASSWORD, "Twin", invite_token=portal.invite(db, owner.claims, ws, merged)).user
+    opened = portal.open_ticket(db, user.claims, ws, "Before the merge", "Hello")
+    versions = [customers.get(db, owner.claims, ws, customers.CONTACT, c)["version"] for c in (survivor, merged)]
+    merge.merge(db, owner.claims, ws, "contact", survivor, merged, {"email": "merged"}, *versions)
+    me = portal.profile(db, user.claims, ws)
+    assert str(me["contact_id"]) == survivor and me["last_name"] == "Main"
+    assert [str(t["id"]) for t in portal.my_tickets(db, user.claims, ws, "all").rows] == [opened["id"]]

@@ -184,3 +184,21 @@ def test_ticket_page_suggests_published_articles(desk_app, db):
     at = open_page(at, "views/ticket.py", ticket=tid)
     assert not at.exception
     assert "Suggested articles (1)" in [e.label for e in at.expander]
+
+
+def test_canned_response_edited_from_the_queue_page(desk_app, db):
+    owner, ws, contact, at = desk_app
+    cid = tickets.create_canned(db, owner.claims, ws, "Thanks", "Thanks {{contact.first_name}}!")
+    at = open_page(at, "views/tickets.py")
+    at.text_input(key=f"tk_canned_edit_title_{cid}").input("Thank you")
+    at.text_area(key=f"tk_canned_edit_body_{cid}").input("Thank you, {{contact.first_name}}.")
+    at = at.button(key=f"FormSubmitter:tk_canned_edit_{cid}-Save").click().run()
+    assert not at.exception
+    saved = {c["title"]: c["body"] for c in tickets.canned_responses(db, owner.claims, ws)}
+    assert saved == {"Thank you": "Thank you, {{contact.first_name}}."}
+    # Someone else saves first: the stale form is refused with a message.
+    current = tickets.canned_responses(db, owner.claims, ws)[0]
+    tickets.update_canned(db, owner.claims, ws, cid, "Cheers", "Cheers!", current["version"])
+    at.text_input(key=f"tk_canned_edit_title_{cid}").input("Mine")
+    at = at.button(key=f"FormSubmitter:tk_canned_edit_{cid}-Save").click().run()
+    assert "changed this canned response" in texts(at)

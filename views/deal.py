@@ -8,7 +8,6 @@ CSV) and Details (edit, with both versions shown when someone else saved first).
 
 from __future__ import annotations
 
-import uuid
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -20,6 +19,7 @@ from lib.activities import CHANNELS
 from lib.csv_export import to_csv
 from lib.errors import ConflictError, FormErrors, UserError
 from lib.text import md_escape
+from lib.validation import is_uuid
 from lib.workspaces import can_write, members
 from ui import session
 from ui.forms import FieldSlots, attempt, conflict_choice
@@ -38,16 +38,9 @@ if flash := st.session_state.pop("flash", None):
     st.toast(flash, icon=":material/check_circle:")
 
 
-def _is_uuid(text: str) -> bool:
-    try:
-        uuid.UUID(str(text))
-    except ValueError:
-        return False
-    return True
-
 
 deal_id = st.query_params.get("deal", "")
-deal = deals.get(db, claims, ws, deal_id) if _is_uuid(deal_id) else None
+deal = deals.get(db, claims, ws, deal_id) if is_uuid(deal_id) else None
 if deal is None:
     st.title("Deal not found")
     st.info("This deal does not exist in this workspace, or it was deleted. Find your deals on the Deals page.")

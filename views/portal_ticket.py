@@ -5,12 +5,11 @@ reply form, and a star rating once the request is solved.
 
 from __future__ import annotations
 
-import uuid
-
 import streamlit as st
 
 from lib import knowledge, portal, tickets
 from lib.text import md_escape
+from lib.validation import is_uuid
 from ui import session
 from ui.forms import FieldSlots, attempt
 
@@ -21,16 +20,9 @@ if flash := st.session_state.pop("flash", None):
     st.toast(flash, icon=":material/check_circle:")
 
 
-def _is_uuid(text: str) -> bool:
-    try:
-        uuid.UUID(str(text))
-    except ValueError:
-        return False
-    return True
-
 
 ticket_id = st.query_params.get("ticket", "")
-ticket = portal.ticket(db, claims, ws, ticket_id) if _is_uuid(ticket_id) else None
+ticket = portal.ticket(db, claims, ws, ticket_id) if is_uuid(ticket_id) else None
 if ticket is None:
     st.title("Request not found")
     st.info("This request does not exist or is not one of yours.")

@@ -8,14 +8,13 @@ internal notes told apart, a reply form with canned responses, and attachments.
 
 from __future__ import annotations
 
-import uuid
-
 import streamlit as st
 
 from lib import customers, knowledge, tickets
 from lib.customers import CONTACT
 from lib.errors import ConflictError, UserError
 from lib.text import md_escape
+from lib.validation import is_uuid
 from lib.workspaces import can_write, members
 from ui import session
 from ui.forms import FieldSlots, attempt
@@ -34,16 +33,9 @@ if flash := st.session_state.pop("flash", None):
     st.toast(flash, icon=":material/check_circle:")
 
 
-def _is_uuid(text: str) -> bool:
-    try:
-        uuid.UUID(str(text))
-    except ValueError:
-        return False
-    return True
-
 
 ticket_id = st.query_params.get("ticket", "")
-ticket = tickets.get(db, claims, ws, ticket_id) if _is_uuid(ticket_id) else None
+ticket = tickets.get(db, claims, ws, ticket_id) if is_uuid(ticket_id) else None
 if ticket is None:
     st.title("Ticket not found")
     st.info("This ticket does not exist in this workspace, or it was deleted. Find tickets on the Tickets page.")

@@ -14,7 +14,7 @@ from lib import customer_search as search
 from lib import tickets
 from lib.csv_export import to_csv
 from lib.customers import CONTACT
-from lib.errors import UserError
+from lib.errors import ConflictError, UserError
 from lib.text import md_escape
 from lib.workspaces import can_write, members
 from ui import session
@@ -90,12 +90,48 @@ if writer and st.session_state.get("tk_new_open"):
     new_ticket_form()
 
 
+def canned_editor(canned: dict) -> None:
+    """Edit one canned response; a change someone saved meanwhile is reported, not overwritten."""
+    cid = str(canned["id"])
+    keys = {"seen": f"tk_canned_seen_{cid}", "title": f"tk_canned_edit_title_{cid}",
+            "body": f"tk_canned_edit_body_{cid}"}
+    # The version the form was filled from (its fields keep what was typed across reruns).
+    seen = st.session_state.setdefault(keys["seen"], canned["version"])
+    with st.form(f"tk_canned_edit_{cid}"):
+        slots = FieldSlots()
+        title = st.text_input("Title", value=canned["title"], key=keys["title"], max_chars=200)
+        slots.under("title")
+        body = st.text_area("Text", value=canned["body"], key=keys["body"])
+        slots.under("body")
+        submitted = st.form_submit_button("Save", type="primary")
+    if not submitted:
+        return
+
+    def save() -> int:
+        try:
+            return tickets.update_canned(db, claims, ws, cid, title, body, seen)
+        except ConflictError:
+            for key in keys.values():  # the form refills from the current text
+                st.session_state.pop(key, None)
+            raise
+
+    saved = attempt(save, slots)
+    if saved:
+        for key in keys.values():
+            st.session_state.pop(key, None)
+        st.session_state.flash = "Canned response saved."
+        st.rerun()
+
+
 def canned_manager() -> None:
-    """The team's canned responses: list, add, delete (inserted from the reply box of a ticket)."""
+    """The team's canned responses: list, add, edit, delete (inserted from the reply box of a ticket)."""
     for canned in tickets.canned_responses(db, claims, ws):
-        text_col, delete_col = st.columns([5, 1], vertical_alignment="center")
+        text_col, edit_col, delete_col = st.columns([5, 1, 1], vertical_alignment="center")
         text_col.markdown(f"**{md_escape(canned['title'])}**")
         text_col.caption(md_escape(canned["body"][:300]))
+        if writer:
+            with edit_col.popover("Edit", icon=":material/edit:"):
+                canned_editor(canned)
         if writer and delete_col.button("Delete", key=f"tk_canned_del_{canned['id']}", icon=":material/delete:"):
             if attempt(lambda: tickets.delete_canned(db, claims, ws, str(canned["id"])) or True):
                 st.session_state.flash = "Canned response deleted."
