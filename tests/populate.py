@@ -27,6 +27,7 @@ Tables covered today and where their rows come from:
     tickets, ticket_comments, ticket_attachments   one ticket with a reply and a text attachment
     canned_responses   one reply template with a merge field (`tickets.create_canned`)
     portal_users       the contact, invited with `portal.invite`, signs up through the link
+    products, orders, order_lines, invoices   one product sold once to the contact, invoiced
     activities, tasks         one call logged and one task created through `lib.activities`
     duplicate_dismissals      a look-alike contact dismissed with `merge.dismiss`
     audit_log          written by the audit triggers for all of the above
@@ -111,3 +112,16 @@ def populate_workspace(db: Database, owner: AuthUser, workspace_id: str) -> None
     token = portal.invite(db, owner.claims, workspace_id, contact_id)
     email = customers.get(db, owner.claims, workspace_id, customers.CONTACT, contact_id)["email"]
     AuthService(db, LocalAuth(db)).sign_up(email, "portal pass 42", "Pop Ulated", invite_token=token)
+
+    # products, orders, order_lines, invoices: a product, an order of it for the contact, invoiced.
+    with db.as_user(owner.claims) as conn:
+        product_id = conn.execute(
+            "insert into public.products (workspace_id, sku, name, price, cost) values (%s, 'SKU-1', 'Widget', 10, 4)"
+            " returning id", [workspace_id]).fetchone()["id"]
+        order_id = conn.execute(
+            "insert into public.orders (workspace_id, contact_id, company_id, status) values (%s, %s, %s, 'confirmed')"
+            " returning id", [workspace_id, contact_id, company_id]).fetchone()["id"]
+        conn.execute("insert into public.order_lines (workspace_id, order_id, product_id, quantity, unit_price)"
+                     " values (%s, %s, %s, 3, 10)", [workspace_id, order_id, product_id])
+        conn.execute("insert into public.invoices (workspace_id, order_id, currency, subtotal, tax_amount, total)"
+                     " values (%s, %s, 'EUR', 30, 6, 36)", [workspace_id, order_id])
