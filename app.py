@@ -39,12 +39,21 @@ PAGES = [
     ("tasks.py", "My tasks", ":material/task_alt:", "tasks", "Sales", "viewer"),
     ("duplicates.py", "Duplicates", ":material/join:", "duplicates", "Sales", "agent"),
     ("import_customers.py", "Import", ":material/upload_file:", "import", "Sales", "agent"),
+    ("orders.py", "Orders", ":material/receipt_long:", "orders", "Sales", "viewer"),
+    ("products.py", "Products", ":material/inventory_2:", "products", "Sales", "viewer"),
     ("tickets.py", "Tickets", ":material/support_agent:", "tickets", "Service", "viewer"),
     ("knowledge.py", "Knowledge base", ":material/menu_book:", "knowledge", "Service", "viewer"),
     ("customer.py", "Customer", ":material/person:", "customer", "hidden", "viewer"),
     ("deal.py", "Deal", ":material/handshake:", "deal", "hidden", "viewer"),
     ("ticket.py", "Ticket", ":material/confirmation_number:", "ticket", "hidden", "viewer"),
+    ("order.py", "Order", ":material/receipt:", "order", "hidden", "viewer"),
+    ("analytics_overview.py", "Overview", ":material/dashboard:", "analytics", "Analytics", "viewer"),
+    ("analytics_sales.py", "Sales", ":material/point_of_sale:", "sales-analytics", "Analytics", "viewer"),
+    ("analytics_customers.py", "Customers", ":material/diversity_3:", "customer-analytics", "Analytics", "viewer"),
+    ("analytics_basket.py", "Baskets", ":material/shopping_basket:", "baskets", "Analytics", "viewer"),
+    ("analytics_pipeline.py", "Pipeline", ":material/filter_alt:", "pipeline-analytics", "Analytics", "viewer"),
     ("forecast.py", "Forecast", ":material/trending_up:", "forecast", "Analytics", "viewer"),
+    ("analytics_correlations.py", "Correlations", ":material/scatter_plot:", "correlations", "Analytics", "viewer"),
     ("service_analytics.py", "Service", ":material/insights:", "service-analytics", "Analytics", "viewer"),
     ("settings.py", "Settings", ":material/settings:", "settings", "Settings", "viewer"),
     # The customer portal: what a contact invited to it sees (role "portal"), and nothing else.
@@ -56,7 +65,8 @@ PAGES = [
 ]
 SECTIONS = ["Sales", "Service", "Marketing", "Analytics", "Settings"]
 # Which page a deep link opens (?customer=<id> …), for the team and for portal users.
-RECORD_PAGES = {"team": {"customer": "customer", "deal": "deal", "ticket": "ticket"}, "portal": {"ticket": "request"}}
+RECORD_PAGES = {"team": {"customer": "customer", "deal": "deal", "ticket": "ticket", "order": "order"},
+                "portal": {"ticket": "request"}}
 
 
 def page(file: str, title: str, icon: str, url_path: str, hidden: bool = False, home: str = "home.py") -> st.Page:
@@ -100,7 +110,7 @@ for file, title, icon, url_path, section, min_role in PAGES:
     nav.setdefault("" if section == "hidden" else section or "", []).append(by_url[url_path])
 ordered = {"": nav[""], **{s: nav[s] for s in SECTIONS if nav.get(s)}}
 selected = st.navigation(ordered)
-# A deep link ?customer=<id> (or ?deal=<id>, ?ticket=<id>) opens that record's page, whichever page the URL named.
+# A deep link ?customer=<id> (or ?deal=<id>, ?ticket=<id>, ?order=<id>) opens that record's page, whichever page the URL named.
 for param, record_page in RECORD_PAGES[audience].items():
     if param in st.query_params and selected.url_path != record_page and record_page in by_url:
         st.switch_page(by_url[record_page], query_params=st.query_params.to_dict())
