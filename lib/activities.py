@@ -255,14 +255,22 @@ def timeline(db: Database, claims: Claims, workspace_id: str, kind: Kind, record
 
 
 def summary(db: Database, claims: Claims, workspace_id: str, kind: Kind, record_id: str) -> dict:
-    """The 360 header's figures: lifetime revenue (won deals), open deals value, open tasks, last contact.
+    """The 360 header's figures: lifetime revenue, open deals value, open tasks, last contact, orders.
 
-    Later domains add their figures here (open tickets, paid orders).
+    Lifetime revenue = the customer's sales (orders not draft or cancelled) plus won deals that
+    no sale order is linked to (so a deal and the order it became count once).
     """
     column = "contact_id" if kind is CONTACT else "company_id"
     with db.as_user(claims) as conn:
         return conn.execute(
-            f"select coalesce(sum(d.value) filter (where d.status = 'won'), 0) as lifetime_revenue,"
+            f"select coalesce(sum(d.value) filter (where d.status = 'won' and not exists ("
+            f"   select 1 from public.orders o where o.deal_id = d.id"
+            f"   and o.status in ('confirmed', 'shipped', 'invoiced', 'paid'))), 0)"
+            f" + (select coalesce(sum(o.total_amount), 0) from public.orders o where o.workspace_id = %(ws)s"
+            f"   and o.{column} = %(id)s and o.status in ('confirmed', 'shipped', 'invoiced', 'paid'))"
+            f"   as lifetime_revenue,"
+            f" (select count(*) from public.orders o where o.workspace_id = %(ws)s and o.{column} = %(id)s"
+            f"   and o.status in ('confirmed', 'shipped', 'invoiced', 'paid')) as orders,"
             f" coalesce(sum(d.value) filter (where d.status = 'open'), 0) as open_deals_value,"
             f" count(*) filter (where d.status = 'open') as open_deals,"
             f" (select count(*) from public.tasks t where t.workspace_id = %(ws)s and t.{column} = %(id)s"

@@ -511,3 +511,16 @@ def company_choices(db: Database, claims: Claims, workspace_id: str, limit: int 
             [workspace_id, limit],
         ).fetchall()
     return {str(r["id"]): r["name"] for r in rows}
+
+
+def contact_choices(db: Database, claims: Claims, workspace_id: str, company_id: str | None = None,
+                    limit: int = 500) -> dict[str, str]:
+    """{id: "name (email)"} of active contacts, of one company when given, for pickers."""
+    where = "workspace_id = %s and archived_at is null" + (" and company_id = %s" if company_id else "")
+    params = [workspace_id] + ([company_id] if company_id else []) + [limit]
+    with db.as_user(claims) as conn:
+        rows = conn.execute(
+            f"select id, full_name, email from public.contacts where {where} order by full_name, id limit %s",
+            params).fetchall()
+    return {str(r["id"]): " ".join(p for p in (r["full_name"], f"({r['email']})" if r["email"] else "") if p)
+            for r in rows}

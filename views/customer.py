@@ -12,7 +12,7 @@ from datetime import datetime
 
 import streamlit as st
 
-from lib import activities, customers, portal
+from lib import activities, customers, orders, portal
 from lib.activities import CHANNELS
 from lib.customers import CONTACT, COMPANY, STAGE_LABELS
 from lib.errors import UserError
@@ -61,7 +61,8 @@ if kind is CONTACT and record.get("company_id"):
 
 figures = activities.summary(db, claims, ws, kind, rid)
 m1, m2, m3, m4 = st.columns(4)
-m1.metric("Lifetime revenue", f"{figures['lifetime_revenue']:,.2f}", help="Sum of won deals.")
+m1.metric("Lifetime revenue", f"{figures['lifetime_revenue']:,.2f}",
+          help=f"Sales orders ({figures['orders']:,}) plus won deals without an order.")
 m2.metric("Open deals", f"{figures['open_deals_value']:,.2f}", help=f"{figures['open_deals']} open deal(s), total value.")
 m3.metric("Open tasks", figures["open_tasks"])
 last = figures["last_contact"]
@@ -134,7 +135,7 @@ if writer:
             st.rerun()
 
 # -- tabs -----------------------------------------------------------------------------------
-tab_names = ["Timeline", "Tasks", "Details"] + (["Contacts"] if kind is COMPANY else [])
+tab_names = ["Timeline", "Tasks", "Orders", "Details"] + (["Contacts"] if kind is COMPANY else [])
 tabs = dict(zip(tab_names, st.tabs(tab_names)))
 
 CHANGE_VERBS = {"insert": "created this record", "delete": "deleted", "merge": "merged a duplicate into this record"}
@@ -186,6 +187,10 @@ with tabs["Timeline"]:
             elif event["kind"] == "deal":
                 st.markdown(f":material/handshake: **Deal** {md_escape(event['title'])} — {event['detail']}, "
                             f"{md_escape(event['body'] or '')}")
+            elif event["kind"] in ("order", "invoice"):
+                icon = ":material/receipt:" if event["kind"] == "order" else ":material/request_quote:"
+                st.markdown(f"{icon} **{event['kind'].capitalize()}** {md_escape(event['title'] or '')} — "
+                            f"{event['detail']}, {md_escape(event['body'] or '')}")
             elif event["kind"] == "change":
                 st.markdown(f":material/history: {md_escape(_change_text(event))}")
             else:
@@ -208,6 +213,20 @@ with tabs["Tasks"]:
             activities.set_task_done(db, claims, ws, str(task["id"]))
             st.session_state.flash = "Task done."
             st.rerun()
+
+with tabs["Orders"]:
+    if writer and st.button("New order", icon=":material/add:", key="record_new_order"):
+        st.switch_page("views/orders.py", query_params={"new_order": "1", kind.name: rid})
+    recent, more_orders = orders.orders(db, claims, ws, customer=(kind, rid), limit=20)
+    if not recent:
+        st.info("No orders yet." + (" Create one with **New order**." if writer else ""))
+    for row in recent:
+        left, right = st.columns([3, 2])
+        left.page_link("views/order.py", label=f"{row['number']} · {row['ordered_at']:%Y-%m-%d}",
+                       query_params={"order": str(row["id"])}, icon=":material/receipt:")
+        right.caption(f"{orders.STATUS_LABELS[row['status']]} · {row['total_amount']:,.2f} {row['currency']}")
+    if more_orders:
+        st.caption("Showing the 20 most recent orders; find all on the Orders page.")
 
 with tabs["Details"]:
     if writer:
