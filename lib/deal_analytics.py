@@ -148,20 +148,23 @@ def funnel(db: Database, claims: Claims, workspace_id: str, pipeline_id: str, st
             "with st as (select s.id, s.name, s.probability, s.kind,"
             "              row_number() over (order by s.position, s.name, s.id) as ord"
             "            from public.stages s where s.workspace_id = %(ws)s and s.pipeline_id = %(pipeline)s),"
-            " h as (select h.id, h.deal_id, h.to_stage_id, h.entered_at, st.kind, st.ord"
+            # later_best: over the deal's later rows, won (as the highest) or the furthest open stage;
+            # a window over each deal's rows, not a lookup per row (thousands of deals)
+            " h as (select h.id, h.deal_id, h.to_stage_id, h.entered_at, st.kind, st.ord,"
+            "         max(case when st.kind = 'won' then 2147483647 when st.kind = 'open' then st.ord end) over ("
+            "           partition by h.deal_id order by h.entered_at, h.id"
+            "           rows between 1 following and unbounded following) as later_best"
             "         from public.deal_stage_history h join st on st.id = h.to_stage_id"
             "        where h.workspace_id = %(ws)s),"
             # each deal's first entry into each open stage within the period
             " entered as (select distinct on (h.deal_id, h.to_stage_id) h.id, h.deal_id, h.to_stage_id,"
-            "                    h.entered_at, h.ord"
+            "                    h.entered_at, h.ord, h.later_best > h.ord as advanced"
             "               from h where h.kind = 'open' and h.entered_at >= %(start)s::date::timestamptz"
             "                and h.entered_at < %(end)s::date::timestamptz"
             "              order by h.deal_id, h.to_stage_id, h.entered_at, h.id)"
             " select st.id as stage_id, st.name, st.probability, count(e.deal_id) as entered,"
-            "  count(e.deal_id) filter (where exists ("
-            "    select 1 from h later where later.deal_id = e.deal_id"
-            "       and (later.entered_at, later.id) > (e.entered_at, e.id)"
-            "       and (later.kind = 'won' or (later.kind = 'open' and later.ord > e.ord)))) as advanced"
+            # moved on: a later row of the deal is won, or an open stage further down the pipeline
+            "  count(e.deal_id) filter (where e.advanced) as advanced"
             " from st left join entered e on e.to_stage_id = st.id"
             " where st.kind = 'open' group by st.id, st.name, st.probability, st.ord order by st.ord",
             params,

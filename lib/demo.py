@@ -2,15 +2,19 @@
 
 `load_demo` fills an empty workspace with companies, contacts across the lifecycle, custom
 fields, activities, tasks, deals in two pipelines with 18 months of stage history, a knowledge
-base of help articles, and 18 months of service-desk tickets on every channel with their
-replies and internal notes, SLA outcomes (some late) and customer ratings.
+base of help articles, 18 months of service-desk tickets on every channel with their replies
+and internal notes, SLA outcomes (some late) and customer ratings, and a front office: a
+product catalogue (`demo_shop`) and 24 months of orders from trade accounts and private
+customers with repeat buyers, lapsed and churned ones, products bought together, returns,
+cancellations, anonymous sales and invoices (some overdue), so every analytics chart has data.
 Everything is generated from `random.Random` seeded with `seed` (one stream per purpose, so
 adding a step never changes what earlier steps made) and dated relative to `today`: two loads
 with the same seed hold the same names, emails, phones and stages. It runs as the signed-in
 user in one transaction, through row-level security and every trigger, with one set-based
 `INSERT … SELECT … FROM unnest(arrays)` per table (deals then move through their stages in a
-few set-based UPDATEs; tickets go in with their final status and real timestamps, which the
-ticket trigger accepts on insert, and their replies with the dates they were written).
+few set-based UPDATEs; tickets and orders go in with their final status and real timestamps,
+which their triggers accept on insert, ticket replies with the dates they were written, and
+invoices in issue order so their gapless numbers follow their dates).
 
 Later issues add their records by appending a `Step` to `STEPS`; a step reads what earlier
 steps made from the `Demo` context (`demo.companies`, `demo.contacts`, …) and returns how many
@@ -23,6 +27,7 @@ rows it inserted.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import random
 import re
@@ -32,13 +37,14 @@ import unicodedata
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Callable
 
 import phonenumbers
 import psycopg
 from psycopg import sql
 
-from lib import demo_desk
+from lib import demo_desk, demo_shop
 from lib.db import Claims, Database
 from lib.errors import UserError
 
@@ -901,6 +907,294 @@ def make_tickets(demo: Demo) -> int:
     return count
 
 
+# -- front office ---------------------------------------------------------------------------------
+
+ORDER_WINDOW_DAYS = 730  # 24 months
+SHOP_CURRENCY = "EUR"  # UK trade accounts pay in pounds (demo_shop.GBP_RATE)
+ORDER_PREFIX = "D-"  # never collides with the app's SO-numbers
+# rhythm -> (share among trade accounts, among private customers, days between orders for trade,
+# for private, chance to stop after each order)
+RHYTHMS = {"regular": (60, 25, (10, 45), (21, 75), 0.03),
+           "occasional": (30, 45, (30, 120), (45, 150), 0.12),
+           "once": (10, 30, (1, 1), (1, 1), 1.0)}
+LAPSE_SHARE = 0.15  # regulars (still "customer") who stopped ordering a few intervals ago: churn risk
+GIFT_SHARE = 0.3  # private customers who add a December order of presents
+ANONYMOUS_SHARE = 0.05  # guest checkouts without a customer
+CANCEL_SHARE = 0.03
+RETURN_SHARE = 0.05  # shipped orders with a returned line
+NEVER_PAID = 0.008  # trade invoices still unpaid long after their due date
+PAYMENT_TERMS_DAYS = 30
+PRODUCT_COLUMNS = {"id": "uuid", "workspace_id": "uuid", "sku": "text", "name": "text", "category": "text",
+                   "price": "numeric", "cost": "numeric", "currency": "text", "created_at": "timestamptz",
+                   "updated_at": "timestamptz"}
+ORDER_COLUMNS = {"id": "uuid", "workspace_id": "uuid", "number": "text", "contact_id": "uuid", "company_id": "uuid",
+                 "status": "text", "ordered_at": "timestamptz", "shipped_at": "timestamptz", "paid_at": "timestamptz",
+                 "cancelled_at": "timestamptz", "country": "text", "currency": "text", "notes": "text",
+                 "created_at": "timestamptz", "updated_at": "timestamptz"}
+LINE_COLUMNS = {"workspace_id": "uuid", "order_id": "uuid", "product_id": "uuid", "position": "int",
+                "description": "text", "quantity": "numeric", "unit_price": "numeric", "discount": "numeric",
+                "created_at": "timestamptz", "updated_at": "timestamptz"}
+INVOICE_COLUMNS = {"workspace_id": "uuid", "order_id": "uuid", "status": "text", "issued_on": "date", "due_on": "date",
+                   "paid_on": "date", "currency": "text", "subtotal": "numeric", "tax_rate": "numeric",
+                   "tax_amount": "numeric", "total": "numeric", "created_at": "timestamptz", "updated_at": "timestamptz"}
+CENT = Decimal("0.01")
+
+
+def _plan_products(demo: Demo) -> list[dict]:
+    """The catalogue with SKUs, prices in euros (and pounds), costs (unknown for gift cards and a
+    few others), and how likely trade and private customers are to pick each product."""
+    rng = demo.rng("orders.products")
+    created = _history_end(demo) - timedelta(days=ORDER_WINDOW_DAYS + 60)
+    numbers: dict[str, int] = {}
+    products = []
+    for category, name, price, popularity, consumable in demo_shop.PRODUCTS:
+        prefix, cost_share, trade, private = demo_shop.CATEGORIES[category]
+        numbers[prefix] = numbers.get(prefix, 100) + 1
+        eur = Decimal(str(price)).quantize(CENT)
+        gift_card = name.startswith("Gift card")
+        products.append({
+            "id": str(uuid.uuid4()), "workspace_id": demo.workspace_id, "sku": f"{prefix}-{numbers[prefix]}",
+            "name": name, "category": category, "price": eur, "currency": SHOP_CURRENCY,
+            "cost": None if not cost_share or rng.random() < 0.08 else
+            Decimal(str(round(price * cost_share * rng.uniform(0.85, 1.15), 2))),
+            "created_at": created, "updated_at": created + timedelta(days=rng.choice((0, 0, 0, 200, 400))),
+            "prices": {SHOP_CURRENCY: eur, "GBP": eur if gift_card else Decimal(max(1, round(price * demo_shop.GBP_RATE))) - CENT},
+            "trade": popularity * trade, "private": popularity * private, "consumable": consumable,
+        })
+    return products
+
+
+def _shop_time(rng: random.Random, moment: datetime, trade: bool) -> datetime:
+    """The order's time on that day: trade accounts order on working days in office hours,
+    private customers any day, mostly in the evening."""
+    day = moment.date()
+    if trade and day.weekday() >= 5:
+        day += timedelta(days=7 - day.weekday())
+    hours = rng.uniform(8, 17.5) if trade else rng.triangular(7, 23.5, 20)
+    return datetime.combine(day, time(0), tzinfo=timezone.utc) + timedelta(hours=hours)
+
+
+def _purchase_times(rng: random.Random, trade: bool, start: datetime, stop: datetime,
+                    end: datetime) -> tuple[list[datetime], datetime]:
+    """When a customer ordered, from `start` (becoming a customer) until `stop` (churning, or now):
+    regulars at a steady interval, occasional buyers at random, some only once; every order may
+    be the last, and some regulars simply stopped. Returns the times and when ordering stopped."""
+    kind = _weighted(rng, {k: v[0 if trade else 1] for k, v in RHYTHMS.items()})
+    gap = rng.uniform(*RHYTHMS[kind][2 if trade else 3])
+    if kind == "regular" and stop >= end and rng.random() < LAPSE_SHARE:
+        stop = end - timedelta(days=gap * rng.uniform(3, 8))
+    moment, times = start + timedelta(days=rng.uniform(1, 10)), []  # a day later at the earliest
+    while moment < stop:
+        times.append(_shop_time(rng, moment, trade))
+        if rng.random() < RHYTHMS[kind][4]:
+            stop = moment
+            break
+        moment += timedelta(days=gap * rng.uniform(0.8, 1.25) if kind == "regular" else max(2.0, rng.expovariate(1 / gap)))
+    return [t for t in times if t < min(stop + timedelta(days=3), end)], stop
+
+
+def _plan_buyers(demo: Demo, rng: random.Random, products: list[dict]) -> list[dict]:
+    """Who buys: demo companies (trade accounts, ordering through their people) and contacts
+    outside them (private customers) that are or were customers, each with a rhythm, a currency,
+    a trade discount and the products they keep buying."""
+    end = _history_end(demo)
+    start = end - timedelta(days=ORDER_WINDOW_DAYS)
+    people: dict[str, list[dict]] = {}
+    for contact in demo.contacts:
+        if contact["company_id"]:
+            people.setdefault(contact["company_id"], []).append(contact)
+    trade_accounts = {c["id"] for c in demo.companies if c["stage"] in ("customer", "churned")}
+    candidates = [(c, True) for c in demo.companies] + [(c, False) for c in demo.contacts
+                                                        if c["company_id"] not in trade_accounts]
+    consumables = [p for p in products if p["consumable"]]
+    buyers = []
+    for record, trade in candidates:
+        if record["stage"] not in ("customer", "churned"):
+            continue
+        times, stopped = _purchase_times(rng, trade, record["customer_at"], record["churned_at"] or end, end)
+        staples = rng.choices(consumables, [p["trade" if trade else "private"] for p in consumables],
+                              k=rng.choice((1, 1, 2, 3) if trade else (0, 0, 1)))
+        buyer = {
+            "company": record if trade else None, "contact": None if trade else record, "trade": trade,
+            "people": sorted(people.get(record["id"], []), key=lambda c: c["created_at"]) if trade else [],
+            "country": record["country"], "staples": list(dict.fromkeys(p["id"] for p in staples)),
+            "currency": "GBP" if trade and record["country"] == "GB" else SHOP_CURRENCY,
+            "discount": rng.choice((0, 0, 5, 10, 15)) if trade else 0,
+            "times": [(t, False) for t in times if t >= start],
+        }
+        if not trade and times:  # presents bought in December
+            for year in range(start.year, end.year + 1):
+                december = datetime(year, 12, 1, tzinfo=timezone.utc)
+                if times[0] < december and stopped > december + timedelta(days=21) and rng.random() < GIFT_SHARE:
+                    when = _shop_time(rng, december + timedelta(days=rng.uniform(0, 21)), False)
+                    if start <= when < end:
+                        buyer["times"].append((when, True))
+        if buyer["times"]:
+            buyers.append(buyer)
+    return buyers
+
+
+def _basket(rng: random.Random, buyer: dict | None, gift: bool, catalogue: dict[str, dict],
+            weights: dict[bool, tuple[list[dict], list[float]]], gifts: list[dict]) -> list[tuple[dict, int]]:
+    """What one order holds: the customer's staples (often), a few products by popularity, and the
+    products bought with them (bundles); (product, quantity) once per product."""
+    trade = bool(buyer and buyer["trade"])
+    picks: list[dict] = []
+    if gift:
+        picks = rng.sample(gifts, rng.choice((1, 1, 2, 3)))
+    else:
+        if buyer:
+            picks = [catalogue[p] for p in buyer["staples"] if rng.random() < 0.6]
+        odds = (0.65, 0.45, 0.3) if trade else (0.45, 0.2)  # of a second, third, … product
+        extra = 0 if picks and rng.random() < 0.3 else 1 + sum(rng.random() < p for p in odds)
+        pool, cumulative = weights[trade]
+        picks += rng.choices(pool, cum_weights=cumulative, k=extra)
+    for product in list(picks):
+        for partner, chance in demo_shop.BUNDLES.get(product["name"], ()):
+            if rng.random() < chance:
+                picks.append(catalogue[partner])
+    basket = []
+    for product in {p["id"]: p for p in picks}.values():
+        if product["consumable"]:
+            quantity = rng.choice((2, 3, 4, 5, 6, 8, 10, 12) if trade else (1, 1, 1, 2, 2, 3))
+        elif product["price"] > 300:
+            quantity = rng.choice((1, 1, 1, 2, 4) if trade else (1,))
+        else:
+            quantity = rng.choice((1, 1, 1, 2, 2, 3, 4, 6) if trade else (1, 1, 1, 1, 1, 1, 2))
+        basket.append((product, quantity))
+    return basket
+
+
+def _order_story(rng: random.Random, ordered: datetime, trade: bool, end: datetime) -> dict:
+    """How far an order got by `end`: cancelled, draft (a trade quote of the last days), confirmed,
+    shipped, invoiced (trade accounts pay within their terms, late or, rarely, not at all) or
+    paid (private customers pay at checkout; their invoice is issued and paid on dispatch)."""
+    story: dict[str, Any] = {"status": "confirmed", "shipped_at": None, "paid_at": None, "cancelled_at": None,
+                             "invoice": None}
+    if rng.random() < CANCEL_SHARE:
+        cancelled = ordered + timedelta(hours=rng.uniform(1, 72))
+        if cancelled < end:
+            return story | {"status": "cancelled", "cancelled_at": cancelled}
+    if trade and ordered > end - timedelta(days=6) and rng.random() < 0.3:
+        return story | {"status": "draft"}
+    shipped = ordered + timedelta(hours=rng.uniform(6, 96 if trade else 60))
+    if trade and rng.random() < 0.1:  # made to order or out of stock
+        shipped += timedelta(days=rng.uniform(5, 20))
+    if shipped >= end:
+        return story
+    story |= {"status": "shipped", "shipped_at": shipped}
+    if trade:
+        issued = shipped.date() + timedelta(days=rng.choice((0, 1, 2, 3, 5, 7)))  # the weekly invoice run
+        if issued >= end.date():
+            return story
+        due = issued + timedelta(days=PAYMENT_TERMS_DAYS)
+        paid = None if rng.random() < NEVER_PAID else issued + timedelta(days=max(1, round(rng.lognormvariate(3.0, 0.5))))
+        paid_at = paid and datetime.combine(paid, time(0), tzinfo=timezone.utc) + timedelta(hours=rng.uniform(8, 17))
+    else:
+        issued = due = paid = shipped.date()
+        paid_at = shipped
+    if paid is not None and paid >= end.date():
+        paid = paid_at = None
+    story["invoice"] = {"issued_on": issued, "due_on": due, "paid_on": paid}
+    return story | {"status": "paid" if paid else "invoiced", "paid_at": paid_at}
+
+
+def _amount(quantity: int, price: Decimal, discount: int) -> Decimal:
+    """A line's amount as the database computes it (numeric round: halves away from zero)."""
+    return (quantity * price * (1 - Decimal(discount) / 100)).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def _plan_order(demo: Demo, rng: random.Random, buyer: dict | None, when: datetime, gift: bool,
+                basket: list[tuple[dict, int]]) -> tuple[dict, list[dict], dict | None]:
+    """The order (customer, status, dates), its lines (with a returned one now and then) and its
+    invoice (totals as the app computes them), or None."""
+    end = _history_end(demo)
+    trade = bool(buyer and buyer["trade"])
+    story = _order_story(rng, when, trade, end)
+    contact = buyer["contact"] if buyer else None
+    if trade:
+        known = [p for p in buyer["people"] if p["created_at"] <= when]
+        if known and rng.random() < 0.9:
+            contact = known[0] if rng.random() < 0.75 else rng.choice(known)
+    currency = buyer["currency"] if buyer else SHOP_CURRENCY
+    country = buyer["country"] if buyer else _countries(rng, 1)[0]
+    discount = buyer["discount"] if trade else (10 if buyer and not gift and rng.random() < 0.08 else 0)
+    order_id = str(uuid.uuid4())
+    lines = [{"product": p, "quantity": q, "unit_price": p["prices"][currency], "discount": discount}
+             for p, q in basket]
+    if story["shipped_at"] and rng.random() < RETURN_SHARE and (len(lines) > 1 or lines[0]["quantity"] > 1):
+        back = rng.choice(lines)
+        quantity = -rng.randint(1, back["quantity"] - 1) if back["quantity"] > 1 else -1
+        lines.append(back | {"quantity": quantity,
+                             "description": f"{back['product']['name']} – {rng.choice(demo_shop.RETURN_NOTES)}"})
+    stamp = {"workspace_id": demo.workspace_id, "order_id": order_id, "created_at": when, "updated_at": when}
+    rows = [stamp | {"product_id": ln["product"]["id"], "position": i, "quantity": ln["quantity"],
+                     "description": ln.get("description") or ln["product"]["name"], "unit_price": ln["unit_price"],
+                     "discount": ln["discount"]} for i, ln in enumerate(lines, 1)]
+    order = {
+        "id": order_id, "workspace_id": demo.workspace_id, "company_id": buyer["company"]["id"] if trade else None,
+        "contact_id": contact["id"] if contact else None, "ordered_at": when, "country": country, "currency": currency,
+        "notes": rng.choice(demo_shop.ORDER_NOTES) if rng.random() < 0.05 else None, "created_at": when,
+        **{k: story[k] for k in ("status", "shipped_at", "paid_at", "cancelled_at")},
+    }
+    order["updated_at"] = max(filter(None, (when, story["shipped_at"], story["paid_at"], story["cancelled_at"])))
+    invoice = None
+    if story["invoice"]:
+        subtotal = sum((_amount(ln["quantity"], ln["unit_price"], ln["discount"]) for ln in lines), Decimal(0))
+        rate = Decimal(demo_shop.TAX_RATES.get(country, 0))
+        tax = (subtotal * rate / 100).quantize(CENT)  # as lib.orders.issue_invoice
+        issued = story["shipped_at"] if story["invoice"]["issued_on"] == story["shipped_at"].date() else \
+            datetime.combine(story["invoice"]["issued_on"], time(0), tzinfo=timezone.utc) + timedelta(hours=rng.uniform(8, 18))
+        invoice = story["invoice"] | {
+            "workspace_id": demo.workspace_id, "order_id": order_id, "currency": currency, "subtotal": subtotal,
+            "tax_rate": rate, "tax_amount": tax, "total": subtotal + tax,
+            "status": "paid" if story["invoice"]["paid_on"] else "issued", "created_at": issued,
+            "updated_at": story["paid_at"] if story["paid_at"] and story["paid_at"] > issued else issued,
+        }
+    return order, rows, invoice
+
+
+def make_orders(demo: Demo) -> int:
+    """The front office of the last 24 months: a catalogue of home, kitchen and office goods
+    (`demo_shop`), orders from the demo's trade accounts (companies) and private customers
+    (contacts outside those companies) with their rhythm of repeat orders (regulars, occasional buyers,
+    one-off buyers, churned and lapsed ones, December presents), products bought together,
+    returned lines, a few cancellations, guest checkouts without a customer, and the invoices
+    of shipped orders (trade accounts pay within 30 days, late or not at all; private customers
+    at checkout). Euros, and pounds for UK trade accounts.
+
+    Orders go in with their final status and dates, numbered D-100001… by order date; all lines
+    in one statement (the statement trigger totals each order once); invoices in issue order,
+    so their gapless numbers follow their dates.
+    """
+    rng, baskets = demo.rng("orders"), demo.rng("orders.baskets")
+    end = _history_end(demo)
+    products = _plan_products(demo)
+    catalogue = {p["name"]: p for p in products} | {p["id"]: p for p in products}
+    weights = {trade: (products, list(itertools.accumulate(p["trade" if trade else "private"] for p in products)))
+               for trade in (True, False)}
+    gifts = [catalogue[name] for name in demo_shop.GIFT_SEASON]
+    visits = [(when, gift, buyer) for buyer in _plan_buyers(demo, rng, products) for when, gift in buyer["times"]]
+    guests = round(len(visits) * ANONYMOUS_SHARE / (1 - ANONYMOUS_SHARE))
+    visits += [(_shop_time(rng, end - timedelta(days=ORDER_WINDOW_DAYS * rng.random() ** 1.2), False), False, None)
+               for _ in range(guests)]
+    visits = sorted((v for v in visits if v[0] < end), key=lambda v: v[0])
+    orders, lines, invoices = [], [], []
+    for number, (when, gift, buyer) in enumerate(visits, 100001):
+        basket = _basket(baskets, buyer, gift, catalogue, weights, gifts)
+        order, rows, invoice = _plan_order(demo, rng, buyer, when, gift, basket)
+        orders.append(order | {"number": f"{ORDER_PREFIX}{number}"})
+        lines += rows
+        if invoice:
+            invoices.append(invoice | {"sort": (invoice["issued_on"], number)})
+    insert_rows(demo.conn, "products", PRODUCT_COLUMNS, products)
+    count = insert_rows(demo.conn, "orders", ORDER_COLUMNS, orders)
+    insert_rows(demo.conn, "order_lines", LINE_COLUMNS, lines)
+    insert_rows(demo.conn, "invoices", INVOICE_COLUMNS, sorted(invoices, key=lambda i: i["sort"]))
+    demo.extra["products"] = products
+    return count
+
+
 STEPS: list[Step] = [
     Step("custom_fields", "Custom fields", make_custom_fields, 0.2),
     Step("companies", "Companies", make_companies, 0.5),
@@ -910,6 +1204,7 @@ STEPS: list[Step] = [
     Step("deals", "Deals", make_deals, 0.3),
     Step("kb_articles", "Knowledge base", make_knowledge_base, 0.2),
     Step("tickets", "Tickets", make_tickets, 1),
+    Step("orders", "Products, orders and invoices", make_orders, 1.5),
 ]
 
 

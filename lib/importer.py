@@ -3,6 +3,9 @@
     python -m lib.importer PATH --workspace WS --email USER_EMAIL [--kind contact|company] [--update] [--load-valid]
     python -m lib.importer PATH --workspace WS --email USER_EMAIL --kind deal [--pipeline NAME]
         [--stage "Engaging=Qualified" ...] [--currency USD] [--load-valid]
+    python -m lib.importer orders.csv.gz --workspace WS --email USER_EMAIL --kind order [--currency GBP] [--load-valid]
+
+PATH may be gzip-compressed (`.csv.gz`): `unpack` decompresses it in memory first.
 
 The steps, one transaction as the user:
 
@@ -27,6 +30,10 @@ the import will do.
 Deals (`run_deal_import`, see the "deals" section) follow the same steps onto a chosen pipeline:
 each stage value found in the file is mapped to one of its stages, companies and contacts are
 matched or created, and every deal is inserted directly at its stage.
+
+Order lines (`--kind order`, the retail layout `InvoiceNo, StockCode, …`) live in
+`lib.order_import`, which reuses this module's reading, mapping guesses and rejected rows: the
+same steps create customers (by external id), products (by SKU), orders and their lines.
 """
 
 from __future__ import annotations
@@ -34,10 +41,12 @@ from __future__ import annotations
 import argparse
 import codecs
 import csv
+import gzip
 import io
 import re
 import sys
 import unicodedata
+import zlib
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from functools import lru_cache
@@ -60,6 +69,7 @@ SAMPLE_CHARS = 64 * 1024
 CHUNK = 1 << 20
 PROGRESS_EVERY = 5000
 PREVIEW_ROWS = 20
+MAX_UNPACKED = 1 << 30  # what a .gz upload may grow to
 # Emails as the load accepts them (checked in SQL over the whole file).
 EMAIL_PATTERN = r"^[A-Za-z0-9.!#$%&''*+/=?^_`{|}~-]+@[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)+$"
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -84,6 +94,22 @@ class Table:
     def rows(self) -> Iterator[tuple[int, list[str]]]:
         self.fraction = 0.0
         return self._open(self)
+
+
+def unpack(data: bytes, filename: str, limit: int = MAX_UNPACKED) -> tuple[bytes, str]:
+    """A gzip-compressed upload (`orders.csv.gz`) decompressed, and its name without `.gz`;
+    anything else as it is. UserError when it would grow beyond `limit` bytes."""
+    if data[:2] != b"\x1f\x8b":
+        return data, filename
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(data)) as packed:
+            raw = packed.read(limit + 1)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise UserError(f"This .gz file cannot be decompressed ({exc}).") from None
+    if len(raw) > limit:
+        raise UserError(f"Decompressed, this file is larger than {limit // 2**20:,} MiB; split it.")
+    name = filename[:-3] if filename.lower().endswith(".gz") else filename
+    return raw, name
 
 
 def read_table(data: bytes, filename: str) -> Table:
@@ -391,8 +417,11 @@ def guess_mapping(headers: list[str], kind: Kind | str, custom_defs: list[custom
 
     Each field is given to one column at most (the leftmost that matches).
     """
-    kind = record_kind(kind)
-    pairs = _candidates(kind, list(custom_defs))
+    return guess_from(headers, _candidates(record_kind(kind), list(custom_defs)))
+
+
+def guess_from(headers: list[str], pairs: list[tuple[str, str]]) -> dict[str, str | None]:
+    """`guess_mapping` over any (normalised synonym, field) pairs, the most specific first."""
     exact: dict[str, str] = {}
     for synonym, name in pairs:
         exact.setdefault(synonym, name)
@@ -1372,39 +1401,51 @@ def main(argv: list[str] | None = None) -> int:
     from lib.runtime import open_runtime
 
     parser = argparse.ArgumentParser(prog="python -m lib.importer",
-                                     description="Import contacts, companies or deals as a user.")
+                                     description="Import contacts, companies, deals or order lines as a user.")
     parser.add_argument("path")
     parser.add_argument("--workspace", required=True, help="workspace id or name")
     parser.add_argument("--email", required=True, help="the importing user's email")
-    parser.add_argument("--kind", choices=sorted([*KINDS, DEAL.name]), default="contact")
+    parser.add_argument("--kind", choices=sorted([*KINDS, DEAL.name, "order"]), default="contact",
+                        help="order: order lines (the retail layout InvoiceNo, StockCode, …; see lib.order_import)")
     parser.add_argument("--pipeline", help="deals: the pipeline's name (default: the default pipeline)")
     parser.add_argument("--stage", action="append", default=[], metavar="VALUE=STAGE",
                         help="deals: put the file's stage VALUE into the pipeline's STAGE (repeatable; others are guessed)")
-    parser.add_argument("--currency", help="deals: currency of deals without a currency column (default EUR)")
+    parser.add_argument("--currency", help="deals and orders: currency of rows without a currency column (default EUR)")
     parser.add_argument("--update", action="store_true", help="update records whose email exists (default: skip them)")
     parser.add_argument("--load-valid", action="store_true", help="load the valid rows even if some are rejected")
     args = parser.parse_args(argv)
-    kind = record_kind(args.kind)
     runtime = open_runtime(load_settings())
     try:
         user_id, workspace_id = _lookup_user_and_workspace(runtime.admin_conninfo, args.email, args.workspace)
         claims = Claims(user_id, args.email)
         with open(args.path, "rb") as handle:
-            data = handle.read()
-        table = read_table(data, args.path)
+            data, filename = unpack(handle.read(), args.path)
+        if args.kind == "order":
+            from lib import order_import
+
+            result = order_import.command_line(runtime.db, claims, workspace_id, data, filename, args)
+            print(order_import.summary(result))
+            return _print_rejected(result)
+        kind = record_kind(args.kind)
+        table = read_table(data, filename)
         if kind is DEAL:
-            result = _deals_from_command_line(runtime.db, claims, workspace_id, table, data, args)
+            result = _deals_from_command_line(runtime.db, claims, workspace_id, table, data, filename, args)
         else:
             defs = custom_fields.definitions(runtime.db, claims, workspace_id, kind.name)
             mapping = guess_mapping(table.headers, kind, defs)
             for header, name in mapping.items():
                 print(f"  {header!r:30} -> {field_label(name, defs) if name else '(ignored)'}")
-            result = run_import(runtime.db, claims, workspace_id, kind, data, args.path, mapping,
+            result = run_import(runtime.db, claims, workspace_id, kind, data, filename, mapping,
                                 on_existing="update" if args.update else "skip", load_valid_rows=args.load_valid)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(summary(result, kind))
+    return _print_rejected(result)
+
+
+def _print_rejected(result: ImportResult) -> int:
+    """The first 50 rejected lines; the exit status (0 when something was written)."""
     for line, reason, _values in result.rejected[:50]:
         print(f"  line {line}: {reason}")
     if len(result.rejected) > 50:
@@ -1423,7 +1464,7 @@ def pipeline_named(pipelines: list[dict], name: str | None) -> dict:
 
 
 def _deals_from_command_line(db: Database, claims: Claims, workspace_id: str, table: Table, data: bytes,
-                             args: argparse.Namespace) -> ImportResult:
+                             filename: str, args: argparse.Namespace) -> ImportResult:
     from lib import deals
 
     pipeline = pipeline_named(deals.pipelines(db, claims, workspace_id), args.pipeline)
@@ -1443,7 +1484,7 @@ def _deals_from_command_line(db: Database, claims: Claims, workspace_id: str, ta
     print(f"Pipeline {pipeline['name']}:")
     for value, stage_id in stage_map.items():
         print(f"  stage {value!r:24} -> {names.get(stage_id, '(not mapped: rows rejected)')}")
-    return run_deal_import(db, claims, workspace_id, data, args.path, mapping, pipeline_id=pipeline["id"],
+    return run_deal_import(db, claims, workspace_id, data, filename, mapping, pipeline_id=pipeline["id"],
                            stage_map=stage_map, currency=args.currency, load_valid_rows=args.load_valid)
 
 

@@ -93,12 +93,19 @@ def format_phone(e164: str | None) -> str:
         return e164
 
 
+# Names pycountry does not know that real files use (the retail file writes Ireland as "EIRE").
+COUNTRY_ALIASES = {"eire": "IE", "uk": "GB", "great britain": "GB", "england": "GB", "scotland": "GB",
+                   "wales": "GB", "usa": "US", "rsa": "ZA", "holland": "NL"}
+
+
 @lru_cache(maxsize=4096)
 def clean_country(value: object) -> str | None:
     """ISO 3166 alpha-2 code from a code (`fr`, `FRA`) or an English name (`France`); None when empty."""
     text = str(value).strip() if value is not None else ""
     if not text:
         return None
+    if text.lower() in COUNTRY_ALIASES:
+        return COUNTRY_ALIASES[text.lower()]
     try:
         return pycountry.countries.lookup(text).alpha_2
     except LookupError:

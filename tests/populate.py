@@ -28,6 +28,7 @@ Tables covered today and where their rows come from:
     canned_responses   one reply template with a merge field (`tickets.create_canned`)
     portal_users       the contact, invited with `portal.invite`, signs up through the link
     products, orders, order_lines, invoices   one product sold once to the contact, invoiced
+    segments           the RFM segment "Lost" saved with `segments.save_rfm`
     activities, tasks         one call logged and one task created through `lib.activities`
     duplicate_dismissals      a look-alike contact dismissed with `merge.dismiss`
     audit_log          written by the audit triggers for all of the above
@@ -125,3 +126,8 @@ def populate_workspace(db: Database, owner: AuthUser, workspace_id: str) -> None
                      " values (%s, %s, %s, 3, 10)", [workspace_id, order_id, product_id])
         conn.execute("insert into public.invoices (workspace_id, order_id, currency, subtotal, tax_amount, total)"
                      " values (%s, %s, 'EUR', 30, 6, 36)", [workspace_id, order_id])
+
+    # segments: the RFM segment of that sale's customer, saved as of the latest data.
+    from lib import segments
+
+    segments.save_rfm(db, owner.claims, workspace_id, "Lapsed", "Lost", "EUR", None)  # one customer: R = F = 1

@@ -1,5 +1,6 @@
 """Demo data: sizes, every stage, the service desk (tickets, replies, SLA, CSAT, knowledge base),
-determinism, refusal on a non-empty workspace, isolation."""
+the front office (products, orders, returns, invoices) and the analytics it feeds, determinism,
+refusal on a non-empty workspace, isolation."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from lib import activities, customer_search, customers, demo, demo_desk, knowledge, tickets
+from decimal import Decimal
+
+from lib import activities, customer_search, customers, demo, demo_desk, demo_shop, knowledge, orders, tickets
 from lib import service_analytics as sa
 from lib.errors import UserError
 
@@ -35,6 +38,7 @@ def test_sizes_and_speed(loaded, admin_conn):
     assert counts["activities"] >= 3000 and counts["tasks"] >= 300 and counts["deals"] >= 20
     assert counts["custom_fields"] == len(demo.CUSTOM_FIELDS)
     assert 300 <= counts["tickets"] <= 1500 and 15 <= counts["kb_articles"] <= 25
+    assert 3000 <= counts["orders"] <= 6000
     stored = _rows(admin_conn, ws, """
         select (select count(*) from public.companies where workspace_id = %(ws)s) as companies,
                (select count(*) from public.contacts where workspace_id = %(ws)s) as contacts,
@@ -42,9 +46,10 @@ def test_sizes_and_speed(loaded, admin_conn):
                (select count(*) from public.tasks where workspace_id = %(ws)s) as tasks,
                (select count(*) from public.deals where workspace_id = %(ws)s) as deals,
                (select count(*) from public.tickets where workspace_id = %(ws)s) as tickets,
-               (select count(*) from public.kb_articles where workspace_id = %(ws)s) as kb_articles""")[0]
+               (select count(*) from public.kb_articles where workspace_id = %(ws)s) as kb_articles,
+               (select count(*) from public.orders where workspace_id = %(ws)s) as orders""")[0]
     assert stored == {k: counts[k] for k in stored}
-    assert seconds < 15, f"demo load took {seconds:.1f} s"
+    assert seconds < 40, f"demo load took {seconds:.1f} s"  # ~8 s on a quiet 2-core machine
 
 
 def test_realistic_records(loaded, db, admin_conn):
@@ -113,6 +118,22 @@ def test_same_seed_same_data(loaded, factory, db, admin_conn):
                 " left join public.kb_categories c on c.id = a.category_id"
                 " where a.workspace_id = %(ws)s order by a.title")
     assert _rows(admin_conn, ws_a, articles) == _rows(admin_conn, ws_b, articles)
+    products = "select sku, name, category, price, cost, currency from public.products where workspace_id = %(ws)s order by sku"
+    assert _rows(admin_conn, ws_a, products) == _rows(admin_conn, ws_b, products)
+    sold = ("select o.number, o.status, o.ordered_at, o.shipped_at, o.paid_at, o.cancelled_at, o.country, o.currency,"
+            " o.total_amount, o.line_count, o.notes, co.name as company, k.email as contact"
+            " from public.orders o left join public.companies co on co.id = o.company_id"
+            " left join public.contacts k on k.id = o.contact_id where o.workspace_id = %(ws)s order by o.number")
+    assert _rows(admin_conn, ws_a, sold) == _rows(admin_conn, ws_b, sold)
+    lines = ("select o.number, l.position, p.sku, l.description, l.quantity, l.unit_price, l.discount, l.amount"
+             " from public.order_lines l join public.orders o on o.id = l.order_id"
+             " left join public.products p on p.id = l.product_id where l.workspace_id = %(ws)s"
+             " order by o.number, l.position")
+    assert _rows(admin_conn, ws_a, lines) == _rows(admin_conn, ws_b, lines)
+    invoices = ("select i.number, o.number as order_number, i.status, i.issued_on, i.due_on, i.paid_on, i.currency,"
+                " i.subtotal, i.tax_rate, i.tax_amount, i.total from public.invoices i"
+                " join public.orders o on o.id = i.order_id where i.workspace_id = %(ws)s order by i.number")
+    assert _rows(admin_conn, ws_a, invoices) == _rows(admin_conn, ws_b, invoices)
 
 
 
@@ -236,6 +257,159 @@ def test_service_analytics_and_queues_on_demo_data(loaded, db):
     assert tickets.queue(db, owner.claims, ws, "mine").rows
     assert tickets.queue(db, owner.claims, ws, "solved").rows
 
+
+# -- front office ----------------------------------------------------------------------------------
+
+MIDNIGHT = datetime(TODAY.year, TODAY.month, TODAY.day, tzinfo=timezone.utc)
+
+
+def test_products(loaded, admin_conn):
+    owner, ws, _, _ = loaded
+    rows = _rows(admin_conn, ws, "select * from public.products where workspace_id = %(ws)s order by sku")
+    assert 60 <= len(rows) <= 120 and len(rows) == len(demo_shop.PRODUCTS)
+    assert 6 <= len({r["category"] for r in rows}) <= 10
+    assert all(r["price"] > 0 and r["currency"] == "EUR" and r["active"] for r in rows)
+    costed = [r for r in rows if r["cost"] is not None]
+    assert 0.8 * len(rows) <= len(costed) < len(rows)  # margins where the cost is known
+    assert all(r["cost"] < r["price"] for r in costed)
+
+
+def test_orders_span_24_months_with_every_status(loaded, admin_conn):
+    owner, ws, counts, _ = loaded
+    rows = _rows(admin_conn, ws, """
+        select o.*, coalesce(co.created_at, k.created_at) as customer_created, k.company_id as contact_company,
+               k.created_at as contact_created
+          from public.orders o left join public.companies co on co.id = o.company_id
+          left join public.contacts k on k.id = o.contact_id
+         where o.workspace_id = %(ws)s order by o.number""")
+    assert len(rows) == counts["orders"]
+    assert [r["number"] for r in rows] == [f"D-{100001 + i}" for i in range(len(rows))]  # numbered by date
+    assert [r["ordered_at"] for r in rows] == sorted(r["ordered_at"] for r in rows)
+    assert MIDNIGHT - timedelta(days=731) <= rows[0]["ordered_at"] <= MIDNIGHT - timedelta(days=700)
+    assert MIDNIGHT - timedelta(days=3) <= rows[-1]["ordered_at"] < MIDNIGHT
+    months = {(r["ordered_at"].year, r["ordered_at"].month) for r in rows}
+    assert len(months) == 25  # every month of the 24, the first and the current one partly
+    by_status = {s: [r for r in rows if r["status"] == s] for s in orders.STATUSES}
+    assert all(by_status.values()), {s: len(v) for s, v in by_status.items()}
+    assert 0.01 * len(rows) < len(by_status["cancelled"]) < 0.06 * len(rows)
+    assert len(by_status["paid"]) > 0.8 * len(rows)
+    for r in rows:
+        sent = r["status"] in ("shipped", "invoiced", "paid")
+        assert (r["shipped_at"] is not None) == sent, r["number"]
+        assert (r["paid_at"] is not None) == (r["status"] == "paid"), r["number"]
+        assert (r["cancelled_at"] is not None) == (r["status"] == "cancelled"), r["number"]
+        assert r["ordered_at"] <= (r["shipped_at"] or r["ordered_at"]) <= (r["paid_at"] or MIDNIGHT) <= MIDNIGHT
+        assert r["ordered_at"] < (r["cancelled_at"] or MIDNIGHT) <= MIDNIGHT
+        assert r["total_amount"] > 0 and r["line_count"] >= 1
+        # the customer existed when ordering; a company's order is placed by one of its people
+        assert r["customer_id"] is None or r["customer_created"] <= r["ordered_at"], r["number"]
+        if r["company_id"] and r["contact_id"]:
+            assert r["contact_company"] == r["company_id"] and r["contact_created"] <= r["ordered_at"]
+    anonymous = [r for r in rows if r["customer_id"] is None]
+    assert 0.03 * len(rows) < len(anonymous) < 0.08 * len(rows)
+    assert any(r["company_id"] for r in rows) and any(r["contact_id"] and not r["company_id"] for r in rows)
+    currencies = {c: sum(r["currency"] == c for r in rows) for c in {r["currency"] for r in rows}}
+    assert len(currencies) >= 2 and currencies["EUR"] > 0.8 * len(rows)  # one dominant currency
+    assert len({r["country"] for r in rows}) >= 10
+    repeat = _rows(admin_conn, ws, """
+        select count(*) filter (where n >= 2) as repeat, count(*) filter (where n >= 10) as regular, count(*) as buyers
+          from (select customer_id, count(*) as n from public.orders where workspace_id = %(ws)s
+                  and customer_id is not null and status <> 'cancelled' group by 1) c""")[0]
+    assert repeat["buyers"] > 300 and repeat["repeat"] > 0.5 * repeat["buyers"] and repeat["regular"] > 50
+
+
+def test_order_lines_and_returns(loaded, admin_conn):
+    owner, ws, counts, _ = loaded
+    totals = _rows(admin_conn, ws, """
+        select count(*) filter (where o.total_amount <> l.total or o.line_count <> l.n) as wrong_totals,
+               sum(l.n) as lines, count(*) filter (where l.returned > 0) as with_return,
+               count(*) filter (where l.returned > 0 and o.shipped_at is null) as returned_unshipped
+          from public.orders o
+          join (select order_id, sum(amount) as total, count(*) as n, count(*) filter (where quantity < 0) as returned
+                  from public.order_lines where workspace_id = %(ws)s group by order_id) l on l.order_id = o.id
+         where o.workspace_id = %(ws)s""")[0]
+    assert totals["wrong_totals"] == 0 and totals["returned_unshipped"] == 0
+    assert 2 * counts["orders"] <= totals["lines"] <= 20000
+    assert 0.02 * counts["orders"] < totals["with_return"] < 0.08 * counts["orders"]
+    returns = _rows(admin_conn, ws, """
+        select r.description, r.unit_price = s.unit_price as same_price, -r.quantity <= s.quantity as not_more
+          from public.order_lines r join public.order_lines s
+            on s.order_id = r.order_id and s.product_id = r.product_id and s.quantity > 0
+         where r.workspace_id = %(ws)s and r.quantity < 0""")
+    assert returns and all(r["same_price"] and r["not_more"] and "returned" in r["description"] for r in returns)
+    discounted = _rows(admin_conn, ws, "select count(*) as n from public.order_lines where workspace_id = %(ws)s"
+                                       " and discount > 0")[0]["n"]
+    assert discounted > 0
+
+
+def test_invoices_numbered_in_issue_order(loaded, admin_conn):
+    owner, ws, _, _ = loaded
+    rows = _rows(admin_conn, ws, """
+        select i.*, o.status as order_status, o.total_amount, o.currency as order_currency, o.shipped_at, o.paid_at,
+               o.contact_id as order_contact, o.company_id as order_company
+          from public.invoices i join public.orders o on o.id = i.order_id
+         where i.workspace_id = %(ws)s order by i.number""")
+    assert [r["number"] for r in rows] == list(range(1001, 1001 + len(rows)))  # gapless
+    assert [r["issued_on"] for r in rows] == sorted(r["issued_on"] for r in rows)  # numbers follow dates
+    invoiced = _rows(admin_conn, ws, "select count(*) as n from public.orders where workspace_id = %(ws)s"
+                                     " and status in ('invoiced', 'paid')")[0]["n"]
+    assert len(rows) == invoiced == len({r["order_id"] for r in rows})  # one per invoiced or paid order
+    for r in rows:
+        assert r["subtotal"] == r["total_amount"] and r["currency"] == r["order_currency"], r["number"]
+        assert r["tax_amount"] == (r["subtotal"] * r["tax_rate"] / 100).quantize(Decimal("0.01"))
+        assert r["total"] == r["subtotal"] + r["tax_amount"]
+        assert (r["contact_id"], r["company_id"]) == (r["order_contact"], r["order_company"])
+        assert {"issued": "invoiced", "paid": "paid"}[r["status"]] == r["order_status"], r["number"]
+        assert (r["paid_on"] is not None) == (r["status"] == "paid")
+        assert r["shipped_at"].date() <= r["issued_on"] <= r["due_on"] and r["issued_on"] < TODAY
+        assert r["paid_on"] is None or (r["issued_on"] <= r["paid_on"] < TODAY and r["paid_on"] == r["paid_at"].date())
+    assert {r["tax_rate"] for r in rows} >= {Decimal(20), Decimal(19), Decimal(0)}
+    unpaid = [r for r in rows if r["status"] == "issued"]
+    overdue = [r for r in unpaid if r["due_on"] < TODAY]
+    assert 3 <= len(overdue) < len(unpaid) < 0.1 * len(rows)
+    assert any(r["paid_on"] and r["paid_on"] > r["due_on"] for r in rows)  # some pay late
+    on_timeline = _rows(admin_conn, ws, """
+        select count(*) filter (where kind = 'invoice') as invoices, count(*) filter (where kind = 'order') as orders,
+               max(happened_at) as latest
+          from public.customer_timeline where workspace_id = %(ws)s and kind in ('order', 'invoice')""")[0]
+    assert on_timeline["invoices"] == len(rows) and on_timeline["orders"] > 0 and on_timeline["latest"] < MIDNIGHT
+
+
+def test_analytics_have_data(loaded, db):
+    """Every analytics page has something to show on a demo workspace."""
+    from lib.analytics import basket, common, sales
+    from lib.analytics import customers as people
+
+    owner, ws, _, _ = loaded
+    found = common.currencies(db, owner.claims, ws)
+    assert found[0] == "EUR" and "GBP" in found
+    first, last = common.sales_span(db, owner.claims, ws)
+    assert TODAY - timedelta(days=731) <= first <= TODAY - timedelta(days=700) and last >= TODAY - timedelta(days=3)
+    everything = common.Period(first, last)
+    report = sales.sales_report(db, owner.claims, ws, "EUR", everything)
+    assert len([m for m in report.months if m["revenue"]]) >= 24
+    assert len(report.countries) >= 8 and len(report.categories) == len(demo_shop.CATEGORIES)
+    assert report.margin["margin"] > 0 and report.margin["costed_revenue"] < report.margin["revenue"]
+    snapshot = last + timedelta(days=1)
+    segments = people.rfm_segments(db, owner.claims, ws, "EUR", snapshot)
+    filled = [r["segment"] for r in segments.rows if r["customers"]]
+    assert len(filled) >= 5 and {"Champions", "At risk", "Lost"} <= set(filled), filled
+    cohorts = people.cohorts(db, owner.claims, ws, "EUR", first, last)
+    months, width, cells = cohorts.matrix()
+    assert len(months) >= 20 and width >= 24 and cells
+    assert cohorts.average_retention(1) > cohorts.average_retention(12) > 0  # retention decays
+    clv = people.lifetime_value(db, owner.claims, ws, "EUR", snapshot)
+    assert clv.customers > 300 and clv.median and clv.has_costs and clv.top
+    churn = people.churn_risk(db, owner.claims, ws, "EUR", snapshot)
+    assert churn.at_risk and len(churn.at_risk) < churn.assessed  # some regulars stopped coming
+    pairs = basket.rules(db, owner.claims, ws, everything, min_support=0.01)
+    together = {(r["antecedent"], r["consequent"]) for r in pairs.rules}
+    assert len(together) >= 6  # at least 3 pairs, each both ways
+    assert {("Cast-iron pan", "Pan scraper"), ("Label printer", "Label tape")} <= together
+    assert all(r["lift"] > 1 for r in pairs.rules if (r["antecedent"], r["consequent"]) in
+               {(a, b) for a, partners in demo_shop.BUNDLES.items() for b, _ in partners})
+
+
 def test_refuses_a_workspace_with_customers(loaded, factory, db):
     owner, ws, _, _ = loaded
     with pytest.raises(UserError, match="already has customers"):
@@ -259,7 +433,7 @@ def test_rows_stay_in_their_workspace(loaded, factory, db):
     owner, ws, _, _ = loaded
     outsider, outsider_ws = factory.owner("Outsider")
     for table in ("companies", "contacts", "activities", "tasks", "deals", "custom_field_definitions", "tickets",
-                  "ticket_comments", "kb_categories", "kb_articles"):
+                  "ticket_comments", "kb_categories", "kb_articles", "products", "orders", "order_lines", "invoices"):
         with db.as_user(outsider.claims) as conn:
             n = conn.execute(f"select count(*) as n from public.{table} where workspace_id = %s", [ws]).fetchone()["n"]
         assert n == 0, table

@@ -1,10 +1,12 @@
-"""Import: contacts, companies or deals from a CSV or Excel file — map columns, preview, load all or nothing.
+"""Import: contacts, companies, deals or order lines from a CSV, Excel or .csv.gz file — map
+columns, preview, load all or nothing.
 
-The work happens in lib.importer (one transaction as the user: staging table, checks in SQL,
-set-based inserts); this page keeps the user's choices across reruns (session keys `import_…`),
-shows the preview the importer computes, a progress bar while loading, and the summary with the
-rejected rows to download. Deals also choose a pipeline and which of its stages each stage value
-found in the file goes to.
+The work happens in lib.importer and lib.order_import (one transaction as the user: staging
+table, checks in SQL, set-based inserts); this page keeps the user's choices across reruns
+(session keys `import_…`), shows the preview the importer computes, a progress bar while loading,
+and the summary with the rejected rows to download. Deals also choose a pipeline and which of its
+stages each stage value found in the file goes to; order lines choose the currency of their prices
+when the file has no currency column.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import hashlib
 
 import streamlit as st
 
-from lib import custom_fields, deals, importer
+from lib import custom_fields, deals, importer, order_import
 from lib.errors import UserError
 from lib.text import md_escape
 from lib.workspaces import can_write
@@ -25,13 +27,15 @@ db, claims, ws = rt.db, user.claims, current.workspace_id
 
 st.title("Import")
 if not can_write(current.role):
-    st.info("Only agents and above import customers and deals.")
+    st.info("Only agents and above import customers, deals and orders.")
     st.stop()
 
-KIND_LABELS = {"contact": "Contacts", "company": "Companies", "deal": "Deals"}
-kind = importer.record_kind(st.segmented_control(
+KIND_LABELS = {"contact": "Contacts", "company": "Companies", "deal": "Deals", "order": "Orders (order lines)"}
+kind_name = st.segmented_control(
     "Records", list(KIND_LABELS), format_func=KIND_LABELS.get, default="contact", key="import_kind",
-    label_visibility="collapsed") or "contact")
+    label_visibility="collapsed") or "contact"
+is_order = kind_name == "order"
+kind = order_import.ORDER if is_order else importer.record_kind(kind_name)
 is_deal = kind is importer.DEAL
 EXAMPLES = {
     "contact": "for example *First name, Last name, Email, Phone, Company, Country, Stage, Tags*. "
@@ -42,9 +46,15 @@ EXAMPLES = {
             "another CRM's opportunities export works as it is. Each deal needs a title (without a title column, "
             "the company and product name it). You choose the pipeline and which of its stages each stage in "
             "the file goes to; companies and contacts are found by name or email, or created. ",
+    "order": "for example the retail layout *InvoiceNo, StockCode, Description, Quantity, InvoiceDate, UnitPrice, "
+             "CustomerID, Country*. Each line needs an order number, a quantity (negative for a return), a date "
+             "and a unit price. Customers (by customer id), products (by SKU) and orders are found or created; "
+             "order numbers starting with C are cancellations; lines without a customer id are anonymous sales. "
+             "A large file can be uploaded gzip-compressed (.csv.gz). ",
 }
 
-uploaded = st.file_uploader(f"CSV or Excel file of {kind.plural}", type=["csv", "tsv", "txt", "xlsx"], key="import_file")
+uploaded = st.file_uploader(f"CSV or Excel file of {kind.plural}", type=["csv", "tsv", "txt", "xlsx", "gz"],
+                            key="import_file")
 if uploaded is None:
     st.session_state.pop("import_result", None)
     with st.container(border=True):
@@ -55,26 +65,28 @@ if uploaded is None:
             "fills which field next, and see every row checked before anything is saved."
         )
         st.download_button(
-            f"Download a template ({kind.plural})", data=importer.template_csv(kind),
-            file_name=f"relata-{kind.plural}-template.csv", mime="text/csv", icon=":material/download:",
+            f"Download a template ({kind.plural})",
+            data=order_import.template_csv() if is_order else importer.template_csv(kind),
+            file_name=f"relata-{kind.table}-template.csv", mime="text/csv", icon=":material/download:",
             key="import_template", on_click="ignore",
         )
     st.stop()
 
-data = uploaded.getvalue()
 try:
-    table = importer.read_table(data, uploaded.name)
+    data, filename = importer.unpack(uploaded.getvalue(), uploaded.name)
+    table = importer.read_table(data, filename)
 except UserError as exc:
     st.error(str(exc))
     st.stop()
 
 # A new file (or another record kind) starts from freshly guessed columns.
 signature = f"{kind.name}:{uploaded.name}:{hashlib.sha256(data).hexdigest()}"
-defs = [] if is_deal else custom_fields.definitions(db, claims, ws, kind.name)
+defs = [] if is_deal or is_order else custom_fields.definitions(db, claims, ws, kind.name)
 if st.session_state.get("import_signature") != signature:
     st.session_state.import_signature = signature
     st.session_state.pop("import_result", None)
-    for i, name in enumerate(importer.guess_mapping(table.headers, kind, defs).values()):
+    guessed = order_import.guess_mapping(table.headers) if is_order else importer.guess_mapping(table.headers, kind, defs)
+    for i, name in enumerate(guessed.values()):
         st.session_state[f"import_map_{i}"] = name or ""
 
 described = "Excel workbook" if table.format == "xlsx" else (
@@ -83,7 +95,7 @@ st.caption(f"{md_escape(uploaded.name)} · {described} · {len(table.headers)} c
 
 st.subheader("Columns")
 st.caption("Which field each column fills. Columns left on “ignore” are not imported.")
-choices = {"": "— ignore —", **importer.field_options(kind, defs)}
+choices = {"": "— ignore —", **(order_import.FIELDS if is_order else importer.field_options(kind, defs))}
 grid = st.columns(3)
 mapping: dict[str, str | None] = {}
 for i, header in enumerate(table.headers):
@@ -102,6 +114,8 @@ if kind.name == "company" and "name" not in used:
     st.warning("Map the company name column: each company needs one.")
 if is_deal and not {"title", "company", "product"} & set(used):
     st.warning("Map a title column (or a company or product column to name the deals): each deal needs one.")
+if is_order and order_import.missing_fields(mapping):
+    st.warning("Map a column to each of: " + ", ".join(order_import.missing_fields(mapping)) + " (every line needs them).")
 
 
 def stage_choices() -> tuple[str, dict[str, str | None], str]:
@@ -157,7 +171,11 @@ if is_deal:
 
 st.subheader("Options")
 on_existing = "skip"
-if not is_deal:
+order_currency = None
+if is_order and "currency" not in used:
+    order_currency = st.text_input("Currency of the prices", value="EUR", max_chars=3, key="import_order_currency",
+                                   help="Three letters, such as EUR, GBP or USD; the file has no currency column.")
+if not is_deal and not is_order:
     on_existing = st.radio(
         "When a record with the same email already exists",
         ["skip", "update"], format_func={"skip": "Skip it", "update": "Update it with the file's values"}.get,
@@ -169,13 +187,16 @@ load_valid = st.checkbox(
 )
 
 st.subheader("Preview")
-if used:
-    if is_deal:
-        rows = attempt(lambda: importer.preview_deals(db, claims, ws, data, uploaded.name, mapping,
+ready = bool(used) and not (is_order and order_import.missing_fields(mapping))
+if ready:
+    if is_order:
+        rows = attempt(lambda: order_import.preview(db, claims, ws, data, filename, mapping, currency=order_currency))
+    elif is_deal:
+        rows = attempt(lambda: importer.preview_deals(db, claims, ws, data, filename, mapping,
                                                       pipeline_id=deal_options["pipeline_id"],
                                                       stage_map=deal_options["stage_map"]))
     else:
-        rows = attempt(lambda: importer.preview(db, claims, ws, kind, data, uploaded.name, mapping,
+        rows = attempt(lambda: importer.preview(db, claims, ws, kind, data, filename, mapping,
                                                 on_existing=on_existing))
     if rows:
         icons = {"new": "✅ new", "update": "🔄 update", "skip": "⏭️ skip", "rejected": "❌ rejected"}
@@ -191,27 +212,47 @@ if used:
     elif rows is not None:
         st.info("The file has a header row but no data rows.")
 else:
-    st.info("Map at least one column to see the preview.")
+    st.info("Map the required columns to see the preview." if used else "Map at least one column to see the preview.")
 
-if st.button(f"Import {kind.plural}", type="primary", icon=":material/upload:", key="import_run", disabled=not used):
+if st.button(f"Import {kind.plural}", type="primary", icon=":material/upload:", key="import_run", disabled=not ready):
     bar = st.progress(0.0, text="Starting…")
 
     def report(fraction: float, message: str) -> None:
         bar.progress(min(max(fraction, 0.0), 1.0), text=message)
 
-    result = attempt(lambda: importer.run_import(
-        db, claims, ws, kind, data, uploaded.name, mapping, on_existing=on_existing,
-        load_valid_rows=load_valid, progress=report, **deal_options))
+    if is_order:
+        result = attempt(lambda: order_import.run_import(
+            db, claims, ws, data, filename, mapping, currency=order_currency, load_valid_rows=load_valid,
+            progress=report))
+    else:
+        result = attempt(lambda: importer.run_import(
+            db, claims, ws, kind, data, filename, mapping, on_existing=on_existing,
+            load_valid_rows=load_valid, progress=report, **deal_options))
     if result is not None:
         st.session_state.import_result = result
-        message = importer.summary(result, kind)
+        message = order_import.summary(result) if is_order else importer.summary(result, kind)
         st.toast(message, icon=":material/check_circle:" if result.written else ":material/error:")
 
 result = st.session_state.get("import_result")
 if result is not None:
     st.subheader("Result")
-    (st.success if result.written else st.error)(importer.summary(result, kind))
-    if is_deal:
+    (st.success if result.written else st.error)(
+        order_import.summary(result) if is_order else importer.summary(result, kind))
+    if is_order:
+        orders, lines, rejected, new_customers, new_products = st.columns(5)
+        orders.metric("Orders", f"{result.orders:,}")
+        lines.metric("Lines", f"{result.inserted:,}")
+        rejected.metric("Rejected", f"{len(result.rejected):,}")
+        new_customers.metric("New customers", f"{result.companies_created:,}")
+        new_products.metric("New products", f"{result.products_created:,}")
+        if result.written:
+            st.caption(f"{result.cancelled:,} cancelled orders · {result.anonymous_lines:,} lines without a customer "
+                       f"(anonymous sales) · {result.customers_reused:,} existing customers and "
+                       f"{result.products_reused:,} existing products reused.")
+        note = order_import.countries_note(result)
+        if note:
+            st.caption(md_escape(note))
+    elif is_deal:
         added, rejected, new_companies, new_contacts = st.columns(4)
         added.metric("Added", f"{result.inserted:,}")
         rejected.metric("Rejected", f"{len(result.rejected):,}")
@@ -229,7 +270,7 @@ if result is not None:
     if result.rejected:
         st.download_button(
             f"Download the {len(result.rejected):,} rejected rows (CSV)", data=importer.rejected_csv(result),
-            file_name=f"relata-{kind.plural}-rejected.csv", mime="text/csv", icon=":material/download:",
+            file_name=f"relata-{kind.table}-rejected.csv", mime="text/csv", icon=":material/download:",
             key="import_rejected_download", on_click="ignore",
         )
         st.dataframe(
@@ -237,7 +278,9 @@ if result is not None:
             hide_index=True, key="import_rejected_table",
         )
     if result.written and result.inserted + result.updated:
-        if is_deal:
+        if is_order:
+            st.page_link("views/orders.py", label="Open the orders", icon=":material/receipt_long:")
+        elif is_deal:
             st.page_link("views/deals.py", label="Open the deals board", icon=":material/view_kanban:")
         else:
             st.page_link("views/customers.py", label=f"Open the {kind.plural}", icon=":material/groups:")
