@@ -218,8 +218,31 @@ def correlations_page(db, claims, ws: str) -> dict:
             "metrics per customer, matrix and fits": lambda: cr.analyse(db, claims, ws, currency, period)}
 
 
+def customers_page(db, claims, ws: str) -> dict:
+    """The Customers page's first visit (bench/customer_analytics.py times it query by query)."""
+    from lib import segments
+    from lib.analytics import common, customers as ca
+
+    currency = common.currencies(db, claims, ws)[0]
+    snapshot = ca.default_snapshot(db, claims, ws, currency)
+    span = common.sales_span(db, claims, ws)
+    first, last = span[0].replace(day=1), span[1].replace(day=1)
+    return {"snapshot": lambda: ca.default_snapshot(db, claims, ws, currency),
+            "RFM segments, now and 90 days earlier": lambda: (
+                ca.rfm_segments(db, claims, ws, currency, snapshot),
+                ca.rfm_segments(db, claims, ws, currency, snapshot - timedelta(days=90))),
+            "Champions": lambda: ca.rfm_customers(db, claims, ws, currency, snapshot, ("Champions",)),
+            "saved segments": lambda: segments.list_segments(db, claims, ws),
+            "cohorts": lambda: ca.cohorts(db, claims, ws, currency, first, last),
+            "lifetime value": lambda: ca.lifetime_value(db, claims, ws, currency, snapshot, 180),
+            "churn risk, now and 90 days earlier": lambda: (
+                ca.churn_risk(db, claims, ws, currency, snapshot),
+                ca.churn_risk(db, claims, ws, currency, snapshot - timedelta(days=90)))}
+
+
 PAGES = {"overview": overview_page, "sales": sales_page, "sales drill-down": sales_drill_down,
-         "basket": basket_page, "pipeline": pipeline_page, "correlations": correlations_page}
+         "customers": customers_page, "basket": basket_page, "pipeline": pipeline_page,
+         "correlations": correlations_page}
 
 
 def timed(fn, runs: int):

@@ -135,3 +135,20 @@ def test_customer_revenue_and_timeline(shop, db):
     assert {"order", "invoice"} <= kinds
     rows, _ = orders.orders(db, viewer.claims, ws, customer=(COMPANY, company))
     assert rows and all(str(r["company_id"]) == company for r in rows)
+
+
+def test_order_lines_are_audited_per_order_and_statement(factory, db, admin_conn):
+    owner, ws = factory.owner("Audit Lines")
+    made = orders.create_order(db, owner.claims, ws, {"lines": [
+        {"description": "A", "quantity": "1", "unit_price": "2"}, {"description": "B", "quantity": "3", "unit_price": "1"}]})
+    line = admin_conn.execute("select id from public.order_lines where order_id = %s and description = 'A'",
+                              [made["id"]]).fetchone()["id"]
+    with db.as_user(owner.claims) as conn:
+        conn.execute("update public.order_lines set quantity = 5 where id = %s", [line])
+    rows = admin_conn.execute(
+        "select action, changed_by, changes from public.audit_log where table_name = 'order_lines' and row_id = %s"
+        " order by id", [made["id"]]).fetchall()
+    assert [r["action"] for r in rows] == ["insert", "update"]
+    assert rows[0]["changes"] == {"lines": 2, "amount": 5.0} and str(rows[0]["changed_by"]) == owner.id
+    change = rows[1]["changes"]["lines"][0]
+    assert change["id"] == str(line) and change["changes"]["quantity"] == {"old": 1.000, "new": 5.000}

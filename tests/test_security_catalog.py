@@ -15,7 +15,8 @@ migration exists, without editing this file. What is covered:
   table with neither fails, asking for a workspace_id column or a rule.
 - A viewer of B cannot change B's rows either (except leaving, see `OWN_ROWS`).
 - Schema conventions: every table with workspace_id has the audit trigger
-  (private.audit_row); every table but audit_log has `version`/`updated_at` and the
+  (private.audit_row; or, for tables in `AUDITED_PER_STATEMENT`, a statement-level one); every
+  table but audit_log has `version`/`updated_at` and the
   bump_version trigger (optimistic locking).
 - The app's login role `relata_app` holds no privilege on any public table itself.
 - Every security definer function has a fixed search_path.
@@ -63,6 +64,10 @@ APPEND_ONLY = {"audit_log", "deal_stage_history"}
 
 # Tables that must carry the audit trigger although they have no workspace_id column.
 AUDITED_WITHOUT_WORKSPACE_ID = {"workspaces"}
+
+# Tables audited per statement instead of per row (bulk writes), and the function doing it: it
+# must run after insert, update and delete, for each statement (with transition tables).
+AUDITED_PER_STATEMENT = {"order_lines": "private.audit_order_lines"}
 
 ALL_PRIVILEGES = "SELECT,INSERT,UPDATE,DELETE,TRUNCATE,REFERENCES,TRIGGER"
 
@@ -462,6 +467,16 @@ def test_workspace_tables_have_the_audit_trigger(super_conn):
     for table in public_tables(super_conn):
         names = {c["name"] for c in columns(super_conn, table)}
         if table in APPEND_ONLY or ("workspace_id" not in names and table not in AUDITED_WITHOUT_WORKSPACE_ID):
+            continue
+        if table in AUDITED_PER_STATEMENT:
+            kinds = [t for t in _triggers(super_conn, AUDITED_PER_STATEMENT[table]).get(table, [])
+                     if not t & (TRIGGER_ROW | TRIGGER_BEFORE)]
+            covered = 0
+            for t in kinds:
+                covered |= t & (TRIGGER_INSERT | TRIGGER_UPDATE | TRIGGER_DELETE)
+            if covered != TRIGGER_INSERT | TRIGGER_UPDATE | TRIGGER_DELETE:
+                problems.append(f"public.{table} lacks statement audit triggers ({AUDITED_PER_STATEMENT[table]}) "
+                                "after insert, update and delete")
             continue
         wanted = TRIGGER_ROW | TRIGGER_INSERT | TRIGGER_UPDATE | TRIGGER_DELETE
         good = [t for t in triggers.get(table, []) if t & wanted == wanted and not t & TRIGGER_BEFORE]
