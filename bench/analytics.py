@@ -23,7 +23,6 @@ docs/analytics.md.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import time
 from datetime import date, timedelta
@@ -32,7 +31,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.harness import PASSWORD, isolate, open_with_people  # noqa: E402
+from bench.harness import PASSWORD, isolate, open_with_people, timed  # noqa: E402
 from bench.load_retail import RETAIL, load  # noqa: E402
 
 MARKER = "retail-workspace.txt"  # bench/customer_analytics.py's: the workspace holding the retail file
@@ -243,15 +242,6 @@ def customers_page(db, claims, ws: str) -> dict:
 PAGES = {"overview": overview_page, "sales": sales_page, "sales drill-down": sales_drill_down,
          "customers": customers_page, "basket": basket_page, "pipeline": pipeline_page,
          "correlations": correlations_page}
-
-
-def timed(fn, runs: int):
-    times, result = [], None
-    for _ in range(runs):
-        started = time.perf_counter()
-        result = fn()
-        times.append((time.perf_counter() - started) * 1000)
-    return result, statistics.median(times), times[0]
 
 
 def run_pages(db, claims, ws: str, pages: list[str], runs: int) -> dict:

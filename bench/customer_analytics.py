@@ -14,16 +14,14 @@ with pandas straight from the CSV, independently of the database.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 from datetime import date, timedelta
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.harness import PASSWORD, isolate, open_with_people  # noqa: E402
+from bench.harness import PASSWORD, isolate, open_with_people, timed  # noqa: E402
 from bench.load_retail import RETAIL, load  # noqa: E402
 
 MARKER = "retail-workspace.txt"
@@ -50,15 +48,6 @@ def people_with_data(data_dir: Path | None):
     if data_dir:
         (data_dir / MARKER).write_text(people.ws)
     return people.runtime, people.agent.claims, people.ws
-
-
-def timed(fn, runs: int):
-    times, result = [], None
-    for _ in range(runs):
-        started = time.perf_counter()
-        result = fn()
-        times.append((time.perf_counter() - started) * 1000)
-    return result, statistics.median(times), times[0]
 
 
 def main() -> None:

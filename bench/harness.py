@@ -59,3 +59,16 @@ def open_with_people(second_workspace: bool = True) -> People:
     agent = auth.sign_up("agent-a@example.com", PASSWORD, "Agent A", invite_token=token).user
     other = auth.sign_up("owner-b@example.com", PASSWORD, "Owner B", "Workspace B") if second_workspace else None
     return People(runtime, auth, owner, agent, other)
+
+
+def timed(fn, runs: int):
+    """(last result, median ms, first-run ms) of `runs` calls of `fn`."""
+    import statistics
+    import time
+
+    times, result = [], None
+    for _ in range(runs):
+        started = time.perf_counter()
+        result = fn()
+        times.append((time.perf_counter() - started) * 1000)
+    return result, statistics.median(times), times[0]

@@ -16,6 +16,7 @@ from lib.errors import UserError
 from lib.text import md_escape
 from lib.validation import country_name, format_phone
 from lib.workspaces import can_write, members
+from ui.paging import pager
 from ui import customer_form, session
 from ui.widgets import kind_picker
 
@@ -168,15 +169,8 @@ event = st.dataframe(
     },
 )
 
-prev_col, page_col, next_col = st.columns([1, 3, 1])
-if prev_col.button("Previous", icon=":material/chevron_left:", disabled=len(cursors) == 1, key="cust_prev"):
-    cursors.pop()
-    st.rerun()
-page_col.caption(f"Page {len(cursors)}" + ("" if result.total_capped or result.total_estimated else
-                 f" of {max(1, -(-result.total // search.PAGE_SIZE)):,}"))
-if next_col.button("Next", icon=":material/chevron_right:", disabled=result.next_after is None, key="cust_next"):
-    cursors.append(result.next_after)
-    st.rerun()
+pager("cust", cursors, result.next_after, f"Page {len(cursors)}" + (
+    "" if result.total_capped or result.total_estimated else f" of {max(1, -(-result.total // search.PAGE_SIZE)):,}"))
 
 selected_rows = [i for i in (event.selection.rows if event else []) if i < len(result.rows)]
 selected = [str(result.rows[i]["id"]) for i in selected_rows]

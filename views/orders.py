@@ -11,7 +11,7 @@ import streamlit as st
 from lib import customers, orders
 from lib.csv_export import to_csv
 from lib.workspaces import can_write
-from ui import session
+from ui import paging, session
 from ui.forms import FieldSlots, attempt
 from ui.order_form import lines_editor, lines_from_editor
 
@@ -85,11 +85,7 @@ with orders_tab:
     status = filter_col.selectbox("Status", ["", *orders.STATUSES], key="ord_status",
                                   format_func=lambda s: orders.STATUS_LABELS.get(s, "Any status"))
     search = search_col.text_input("Search", key="ord_search", placeholder="Order number", icon=":material/search:")
-    signature = repr((status, search.strip()))
-    if st.session_state.get("ord_signature") != signature:
-        st.session_state.ord_signature = signature
-        st.session_state.ord_pages = [None]
-    cursors = st.session_state.ord_pages
+    cursors = paging.cursors("ord", (status, search.strip()))
     rows, next_after = orders.orders(db, claims, ws, status=status or None, search=search, after=cursors[-1])
     if not rows and len(cursors) == 1:
         if status or search.strip():
@@ -109,14 +105,8 @@ with orders_tab:
         if picked:
             st.switch_page("views/order.py", query_params={"order": table[picked[0]]["id"]})
         st.caption("Select a row to open the order.")
-        prev_col, next_col, csv_col = st.columns([1, 1, 4])
-        if len(cursors) > 1 and prev_col.button("Newer", key="ord_prev", icon=":material/navigate_before:"):
-            cursors.pop()
-            st.rerun()
-        if next_after and next_col.button("Older", key="ord_next", icon=":material/navigate_next:"):
-            cursors.append(next_after)
-            st.rerun()
-        csv_col.download_button("Download CSV (this page)", data=to_csv(table, list(table[0])[:-1]),
+        paging.pager("ord", cursors, next_after)
+        st.download_button("Download CSV (this page)", data=to_csv(table, list(table[0])[:-1]),
                                 file_name="relata-orders.csv", mime="text/csv", icon=":material/download:",
                                 key="ord_csv", on_click="ignore")
 
@@ -124,11 +114,7 @@ with invoices_tab:
     views = {"": "All", "issued": "Unpaid", "overdue": "Overdue", "paid": "Paid", "void": "Void"}
     show = st.segmented_control("Show", list(views), format_func=views.get, default="", key="inv_show",
                                 label_visibility="collapsed") or ""
-    signature = repr(show)
-    if st.session_state.get("inv_signature") != signature:
-        st.session_state.inv_signature = signature
-        st.session_state.inv_pages = [None]
-    cursors = st.session_state.inv_pages
+    cursors = paging.cursors("inv", show)
     rows, next_after = orders.invoices(db, claims, ws, status=show or None, after=cursors[-1])
     if not rows and len(cursors) == 1:
         st.info("No invoices here. Invoice a confirmed order from its page.", icon=":material/request_quote:")
@@ -143,13 +129,7 @@ with invoices_tab:
         picked = event.selection.rows if event else []
         if picked:
             st.switch_page("views/order.py", query_params={"order": table[picked[0]]["order_id"]})
-        prev_col, next_col, csv_col = st.columns([1, 1, 4])
-        if len(cursors) > 1 and prev_col.button("Newer", key="inv_prev", icon=":material/navigate_before:"):
-            cursors.pop()
-            st.rerun()
-        if next_after and next_col.button("Older", key="inv_next", icon=":material/navigate_next:"):
-            cursors.append(next_after)
-            st.rerun()
-        csv_col.download_button("Download CSV (this page)", data=to_csv(table, list(table[0])[:-1]),
+        paging.pager("inv", cursors, next_after)
+        st.download_button("Download CSV (this page)", data=to_csv(table, list(table[0])[:-1]),
                                 file_name="relata-invoices.csv", mime="text/csv", icon=":material/download:",
                                 key="inv_csv", on_click="ignore")

@@ -9,7 +9,7 @@ from lib import orders
 from lib.csv_export import to_csv
 from lib.errors import ConflictError
 from lib.workspaces import can_write
-from ui import session
+from ui import paging, session
 from ui.forms import FieldSlots, attempt
 
 rt, user, _, current = session.page_context()
@@ -57,10 +57,7 @@ if writer:
                 st.rerun()
 
 search = st.text_input("Search", key="prod_search", placeholder="SKU, name or category", icon=":material/search:")
-if st.session_state.get("prod_signature") != search.strip():
-    st.session_state.prod_signature = search.strip()
-    st.session_state.prod_pages = [None]
-cursors = st.session_state.prod_pages
+cursors = paging.cursors("prod", search.strip())
 rows, next_after = orders.products(db, claims, ws, search, after=cursors[-1])
 if not rows and len(cursors) == 1:
     st.info("No products match." if search.strip() else
@@ -75,14 +72,8 @@ event = st.dataframe(table, hide_index=True, width="stretch", key="prod_table", 
                      selection_mode="single-row",
                      column_config={"Price": st.column_config.NumberColumn(format="%.2f"),
                                     "Cost": st.column_config.NumberColumn(format="%.2f")})
-prev_col, next_col, csv_col = st.columns([1, 1, 4])
-if len(cursors) > 1 and prev_col.button("Previous", key="prod_prev", icon=":material/navigate_before:"):
-    cursors.pop()
-    st.rerun()
-if next_after and next_col.button("Next", key="prod_next", icon=":material/navigate_next:"):
-    cursors.append(next_after)
-    st.rerun()
-csv_col.download_button("Download CSV (this page)", data=to_csv(table, list(table[0])), file_name="relata-products.csv",
+paging.pager("prod", cursors, next_after)
+st.download_button("Download CSV (this page)", data=to_csv(table, list(table[0])), file_name="relata-products.csv",
                         mime="text/csv", icon=":material/download:", key="prod_csv", on_click="ignore")
 
 picked = event.selection.rows if event else []

@@ -17,6 +17,7 @@ from lib.customers import CONTACT
 from lib.errors import ConflictError, UserError
 from lib.text import md_escape
 from lib.workspaces import can_write, members
+from ui.paging import pager
 from ui import session
 from ui.forms import FieldSlots, attempt
 
@@ -217,14 +218,7 @@ event = st.dataframe(
     column_config={"open_link": st.column_config.LinkColumn("Open", display_text="Open", width="small")},
 )
 
-prev_col, page_col, next_col = st.columns([1, 3, 1])
-if prev_col.button("Previous", icon=":material/chevron_left:", disabled=len(cursors) == 1, key="tk_prev"):
-    cursors.pop()
-    st.rerun()
-page_col.caption(f"Page {len(cursors)}")
-if next_col.button("Next", icon=":material/chevron_right:", disabled=result.next_after is None, key="tk_next"):
-    cursors.append(result.next_after)
-    st.rerun()
+pager("tk", cursors, result.next_after)
 
 picked = [i for i in (event.selection.rows if event else []) if i < len(result.rows)]
 selected = [str(result.rows[i]["id"]) for i in picked]
