@@ -74,3 +74,8 @@ class Database:
     def as_auth_admin(self) -> AbstractContextManager[psycopg.Connection]:
         """Local sign-in only: the role GoTrue uses, allowed to read and write `auth.users`."""
         return self._transaction(None, "supabase_auth_admin")
+
+    def as_service(self) -> AbstractContextManager[psycopg.Connection]:
+        """Server-side work that is no user's request (the email worker, the public unsubscribe page):
+        Supabase's `service_role`, which bypasses row-level security. Never for a browser's action."""
+        return self._transaction(None, "service_role")

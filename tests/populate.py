@@ -28,6 +28,8 @@ Tables covered today and where their rows come from:
     canned_responses   one reply template with a merge field (`tickets.create_canned`)
     portal_users       the contact, invited with `portal.invite`, signs up through the link
     products, orders, order_lines, invoices   one product sold once to the contact, invoiced
+    segment_members, email_templates, campaigns, campaign_members, campaign_posts, outbox,
+    email_events       a static list, a template, a campaign to the list, a post, an email, a click
     segments           the RFM segment "Lost" saved with `segments.save_rfm`
     activities, tasks         one call logged and one task created through `lib.activities`
     duplicate_dismissals      a look-alike contact dismissed with `merge.dismiss`
@@ -131,3 +133,31 @@ def populate_workspace(db: Database, owner: AuthUser, workspace_id: str) -> None
     from lib import segments
 
     segments.save_rfm(db, owner.claims, workspace_id, "Lapsed", "Lost", "EUR", None)  # one customer: R = F = 1
+
+    # segment_members, email_templates, campaigns, campaign_members, campaign_posts, outbox,
+    # email_events: a static list with the contact, a template, an email campaign to that list
+    # with the contact as member, a planned social post, one queued email and a click on it.
+    with db.as_user(owner.claims) as conn:
+        segment = conn.execute(
+            "insert into public.segments (workspace_id, name, kind, definition) values (%s, 'VIPs', 'static', '{}')"
+            " returning id", [workspace_id]).fetchone()["id"]
+        conn.execute("insert into public.segment_members (workspace_id, segment_id, contact_id) values (%s, %s, %s)",
+                     [workspace_id, segment, contact_id])
+        template = conn.execute(
+            "insert into public.email_templates (workspace_id, name, subject, body)"
+            " values (%s, 'Welcome', 'Hello {{ contact.first_name }}', 'Hi {{ contact.first_name }}!') returning id",
+            [workspace_id]).fetchone()["id"]
+        campaign = conn.execute(
+            "insert into public.campaigns (workspace_id, name, segment_id, template_id, budget)"
+            " values (%s, 'Spring', %s, %s, 100) returning id", [workspace_id, segment, template]).fetchone()["id"]
+        conn.execute("insert into public.campaign_members (workspace_id, campaign_id, contact_id) values (%s, %s, %s)",
+                     [workspace_id, campaign, contact_id])
+        conn.execute("insert into public.campaign_posts (workspace_id, campaign_id, channel, planned_at, title)"
+                     " values (%s, %s, 'social', now(), 'Spring post')", [workspace_id, campaign])
+        outbox = conn.execute(
+            "insert into public.outbox (workspace_id, campaign_id, contact_id, to_email, subject, body_text, message_id)"
+            " values (%s, %s, %s, %s, 'Hello', 'Hi', %s) returning id",
+            [workspace_id, campaign, contact_id, email, f"<{uuid.uuid4()}@relata.test>"]).fetchone()["id"]
+        conn.execute("insert into public.email_events (workspace_id, outbox_id, campaign_id, contact_id, kind, url)"
+                     " values (%s, %s, %s, %s, 'click', 'https://example.com')",
+                     [workspace_id, outbox, campaign, contact_id])

@@ -27,7 +27,10 @@ begin
 end
 $$;
 
-grant anon, authenticated, supabase_auth_admin to relata_app;
+-- service_role is for server-side work that is nobody's request (the email worker, the public
+-- unsubscribe page), as Supabase's service key is; relata_app is NOINHERIT, so it holds none of
+-- these roles' privileges until a transaction switches to one.
+grant anon, authenticated, service_role, supabase_auth_admin to relata_app;
 
 -- A non-superuser migrating role (DATABASE_URL mode) must be able to switch roles too.
 do $$
