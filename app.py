@@ -42,6 +42,10 @@ PAGES = [
     ("orders.py", "Orders", ":material/receipt_long:", "orders", "Sales", "viewer"),
     ("products.py", "Products", ":material/inventory_2:", "products", "Sales", "viewer"),
     ("tickets.py", "Tickets", ":material/support_agent:", "tickets", "Service", "viewer"),
+    ("segments.py", "Segments", ":material/filter_list:", "segments", "Marketing", "viewer"),
+    ("campaigns.py", "Campaigns", ":material/campaign:", "campaigns", "Marketing", "viewer"),
+    ("email_templates.py", "Email templates", ":material/mail:", "email-templates", "Marketing", "viewer"),
+    ("campaign.py", "Campaign", ":material/campaign:", "campaign", "hidden", "viewer"),
     ("knowledge.py", "Knowledge base", ":material/menu_book:", "knowledge", "Service", "viewer"),
     ("customer.py", "Customer", ":material/person:", "customer", "hidden", "viewer"),
     ("deal.py", "Deal", ":material/handshake:", "deal", "hidden", "viewer"),
@@ -65,7 +69,8 @@ PAGES = [
 ]
 SECTIONS = ["Sales", "Service", "Marketing", "Analytics", "Settings"]
 # Which page a deep link opens (?customer=<id> …), for the team and for portal users.
-RECORD_PAGES = {"team": {"customer": "customer", "deal": "deal", "ticket": "ticket", "order": "order"},
+RECORD_PAGES = {"team": {"customer": "customer", "deal": "deal", "ticket": "ticket", "order": "order",
+                         "campaign": "campaign"},
                 "portal": {"ticket": "request"}}
 
 
