@@ -14,6 +14,7 @@ import streamlit as st
 
 from lib.config import ConfigError
 from lib.embedded_pg import StartupError
+from lib import mailer
 from lib.activities import overdue_count
 from lib.workspaces import ROLE_HELP, rank
 from ui import session
@@ -29,6 +30,7 @@ try:
 except (StartupError, ConfigError) as exc:
     show_startup_error(exc)
     st.stop()
+mailer.start_background(rt.db, rt.settings)  # sends the outbox; nothing without SMTP_URL; one thread per process
 
 # (file, title, icon, url path, section, lowest role that may open it); section "hidden": record
 # pages reached by links (deep link ?customer=<id>), not listed in the navigation.
@@ -79,10 +81,18 @@ def page(file: str, title: str, icon: str, url_path: str, hidden: bool = False, 
                    visibility="hidden" if hidden else "visible")
 
 
+# Pages anyone may open from an email, without signing in: ?unsubscribe=<token>, ?click=<token>.
+PUBLIC_PAGES = {"unsubscribe": "unsubscribe.py", "click": "email_click.py"}
+ALL_PAGES = {spec[3]: spec for spec in PAGES}.values()  # the help center is the knowledge page
+public = next((file for param, file in PUBLIC_PAGES.items() if st.query_params.get(param)), None)
+if public:
+    st.navigation([page(*spec[:4], hidden=True) for spec in ALL_PAGES], position="hidden")
+    runpy.run_path(str(VIEWS_DIR / public), run_name="__main__")
+    st.stop()
+
 user = session.current_user(rt)
 if user is None:
-    unique = {spec[3]: spec for spec in PAGES}.values()  # the help center is the knowledge page
-    st.navigation([page(*spec[:4], hidden=True) for spec in unique], position="hidden")
+    st.navigation([page(*spec[:4], hidden=True) for spec in ALL_PAGES], position="hidden")
     runpy.run_path(str(VIEWS_DIR / "sign_in.py"), run_name="__main__")
     session.flush_cookie()
     st.stop()

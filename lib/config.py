@@ -6,6 +6,12 @@ The run mode follows from what is set:
 - `SUPABASE_URL` + `SUPABASE_ANON_KEY` + `SUPABASE_DB_URL` → Supabase (all three or none);
 - `DATABASE_URL` → any Postgres 15+;
 - nothing → an embedded Postgres in `RELATA_DATA_DIR` (default `./.relata`).
+
+Email delivery (`lib.mailer`): `SMTP_URL` (`smtp://user:pass@host:587?starttls=1` or
+`smtps://user:pass@host:465`; unset = nothing is sent), `RELATA_MAIL_FROM` (the sender address,
+default `no-reply@relata.local`; its domain also names the Message-IDs),
+`RELATA_MAIL_RATE_PER_MINUTE` (0 or unset = no limit) and `RELATA_PUBLIC_URL` (the address
+people reach the app at, for the links in emails: the worker has no browser request to read it from).
 """
 
 from __future__ import annotations
@@ -32,6 +38,10 @@ class Settings:
     supabase_anon_key: str | None = None
     supabase_db_url: str | None = None
     session_idle_hours: float = 8.0
+    smtp_url: str | None = None
+    mail_from: str = "no-reply@relata.local"
+    mail_rate_per_minute: int = 0
+    public_url: str | None = None
 
     @property
     def mode(self) -> str:
@@ -89,6 +99,26 @@ def load_settings(
             f"RELATA_SESSION_IDLE_HOURS must be a positive number of hours, not {idle_raw!r}."
         ) from None
 
+    smtp_url = get("SMTP_URL")
+    if smtp_url and not smtp_url.lower().startswith(("smtp://", "smtps://")):
+        raise ConfigError("SMTP_URL must start with smtp:// (STARTTLS with ?starttls=1) or smtps:// (TLS), "
+                          "for example smtp://user:password@mail.example.com:587?starttls=1.")
+    mail_from = get("RELATA_MAIL_FROM") or "no-reply@relata.local"
+    if "@" not in mail_from:
+        raise ConfigError(f"RELATA_MAIL_FROM must be an email address, not {mail_from!r}.")
+    rate_raw = get("RELATA_MAIL_RATE_PER_MINUTE") or "0"
+    try:
+        rate = int(rate_raw)
+        if rate < 0:
+            raise ValueError
+    except ValueError:
+        raise ConfigError(
+            f"RELATA_MAIL_RATE_PER_MINUTE must be a whole number of emails per minute (0 = no limit), not {rate_raw!r}."
+        ) from None
+    public_url = get("RELATA_PUBLIC_URL")
+    if public_url and not public_url.lower().startswith(("http://", "https://")):
+        raise ConfigError(f"RELATA_PUBLIC_URL must start with http:// or https://, not {public_url!r}.")
+
     return Settings(
         data_dir=Path(get("RELATA_DATA_DIR") or ".relata").expanduser().resolve(),
         database_url=get("DATABASE_URL"),
@@ -96,4 +126,8 @@ def load_settings(
         supabase_anon_key=supabase["SUPABASE_ANON_KEY"],
         supabase_db_url=supabase["SUPABASE_DB_URL"],
         session_idle_hours=idle,
+        smtp_url=smtp_url,
+        mail_from=mail_from,
+        mail_rate_per_minute=rate,
+        public_url=public_url.rstrip("/") if public_url else None,
     )

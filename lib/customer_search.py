@@ -7,6 +7,12 @@ format. The database's private.search_scored returns the matches with their rele
 the list reads records by id from there. Pages are keyset pages (`after` = the last row's sort
 key), so page 200 costs what page 1 costs; the total is counted separately with the same
 filters, exactly up to COUNT_CAP if that takes at most COUNT_BUDGET_MS, else estimated.
+
+The same Filters describe a saved segment (lib.segments): beside the list's own filters they
+can ask for consent, an open deal or ticket, recent or no activity (`last_contacted_at`, which
+the activities trigger keeps), membership of a static list, and an RFM segment (a contact is in
+it when it is the scored customer itself, i.e. its orders without a company, or when its company
+is). `where_sql` turns them into one WHERE clause on the alias `c`.
 """
 
 from __future__ import annotations
@@ -64,6 +70,15 @@ class Filters:
     archived: bool = False  # True: the archive instead of the active records
     company_id: str | None = None  # contacts of one company
     ids: tuple[str, ...] = ()  # exactly these records (e.g. a selection being exported)
+    consent: bool | None = None  # True: marketing consent given; False: not given
+    open_deal: bool | None = None  # True: has an open deal (its own, not its company's); False: has none
+    open_ticket: bool | None = None  # True: has a ticket not solved or closed; False: has none
+    active_days: int | None = None  # last activity within the last N days
+    inactive_days: int | None = None  # no activity for N days or more (never contacted included)
+    in_list: str | None = None  # members of this static list (a segment of kind 'static'); contacts only
+    rfm_segments: tuple[str, ...] = ()  # in any of these RFM segments (lib.analytics.customers.SEGMENTS)
+    rfm_currency: str = ""  # the currency RFM is scored in; "" = the one with the most sales
+    rfm_snapshot: date | None = None  # RFM as of this day; None = at the latest data
 
 
 @dataclass
@@ -111,8 +126,13 @@ def _search_params(q: str) -> dict[str, Any]:
     return {"q": q, "pat": _like_pattern(q), "phone": False}
 
 
-def _where(kind: Kind, workspace_id: str, f: Filters, defs: list[custom_fields.FieldDef]) -> tuple[sql.Composed, dict]:
-    """The filters as SQL on `c`, and the search's parameters (the caller joins its matches)."""
+OPEN_TICKET = "t.status in ('new', 'open', 'pending_customer', 'on_hold')"
+
+
+def _where(kind: Kind, workspace_id: str, f: Filters, defs: list[custom_fields.FieldDef],
+           rfm_ids: list[str] | None = None, whole: bool = False) -> tuple[sql.Composed, dict]:
+    """The filters as SQL on `c`, and the search's parameters (the caller joins its matches).
+    `rfm_ids`: the customers of `f.rfm_segments`; `whole`: see `where_sql`."""
     parts: list[sql.Composable] = [sql.SQL("c.workspace_id = %(ws)s")]
     params: dict[str, Any] = {"ws": workspace_id}
     parts.append(sql.SQL("c.archived_at is not null" if f.archived else "c.archived_at is null"))
@@ -149,6 +169,7 @@ def _where(kind: Kind, workspace_id: str, f: Filters, defs: list[custom_fields.F
     if f.ids:
         params["ids"] = list(f.ids)
         parts.append(sql.SQL("c.id = any(%(ids)s::uuid[])"))
+    parts += _segment_parts(kind, f, params, rfm_ids, whole)
     by_key = {d.key: d for d in defs}
     for n, (key, wanted) in enumerate(sorted(f.custom.items())):
         definition = by_key.get(key)
@@ -171,6 +192,92 @@ def _where(kind: Kind, workspace_id: str, f: Filters, defs: list[custom_fields.F
             params[f"cv{n}"] = Jsonb({key: wanted})
             parts.append(sql.SQL(f"c.custom @> %(cv{n})s"))
     return sql.SQL(" and ").join(parts), params
+
+
+def _segment_parts(kind: Kind, f: Filters, params: dict, rfm_ids: list[str] | None,
+                   whole: bool) -> list[sql.Composable]:
+    """The criteria segments add: consent, open deal/ticket, activity, static list, RFM segment.
+    Plain comparisons and subqueries: row-level security applies to the deals, tickets and list
+    members they read as to everything else."""
+    parts: list[sql.Composable] = []
+    own = "contact_id" if kind is CONTACT else "company_id"
+    if f.consent is not None:
+        params["consent"] = bool(f.consent)
+        parts.append(sql.SQL("c.consent = %(consent)s::boolean"))
+    # Records with an open deal, an open ticket, on the list: (SQL of their ids, its column, wanted).
+    related = [
+        (f"select d.{own} from public.deals d where d.workspace_id = %(ws)s and d.status = 'open'", f"d.{own}",
+         f.open_deal),
+        (f"select t.{own} from public.tickets t where t.workspace_id = %(ws)s and {OPEN_TICKET}", f"t.{own}",
+         f.open_ticket),
+        ("select m.contact_id from public.segment_members m where m.workspace_id = %(ws)s"
+         " and m.segment_id = %(in_list)s::uuid", "m.contact_id", True if f.in_list else None),
+    ]
+    if f.in_list:
+        if kind is not CONTACT:
+            raise ValueError("Static lists hold contacts.")
+        params["in_list"] = f.in_list
+    wanted = [ids for ids, _, want in related if want]
+    if wanted and whole and kind is CONTACT and not (f.stages or f.countries or f.owners or f.ids or f.company_id):
+        # All of them, and nothing else narrows the contacts: look the related ids up in
+        # contacts_segment_ws_id_idx (one sorted index scan) instead of semi-joining them against
+        # every contact of the workspace (docs/benchmarks.md, "Segments"). One array, so it is
+        # the index condition. (A page stops early walking its sort order with a semi join.)
+        parts.append(sql.SQL("c.id = any(array(" + " intersect ".join(f"({ids})" for ids in wanted) + "))"))
+    else:
+        parts += [sql.SQL(f"c.id in ({ids})") for ids in wanted]
+    parts += [sql.SQL(f"not exists ({ids} and {column} = c.id)") for ids, column, want in related if want is False]
+    if f.active_days is not None:
+        params["active_days"] = int(f.active_days)
+        parts.append(sql.SQL("c.last_contacted_at >= now() - make_interval(days => %(active_days)s::int)"))
+    if f.inactive_days is not None:
+        # Never contacted counts as inactive.
+        params["inactive_days"] = int(f.inactive_days)
+        parts.append(sql.SQL("coalesce(c.last_contacted_at, '-infinity'::timestamptz)"
+                             " < now() - make_interval(days => %(inactive_days)s::int)"))
+    if f.rfm_segments:
+        if rfm_ids is None:
+            raise ValueError("RFM filters need where_sql(), which looks their customers up.")
+        # IN (unnest …): hashed once per statement. `= any(array)` would search the array row by
+        # row once the statement is prepared and planned generically.
+        params["rfm_ids"] = rfm_ids
+        parts.append(sql.SQL("(c.id in (select unnest(%(rfm_ids)s::uuid[]))"
+                             " or c.company_id in (select unnest(%(rfm_ids)s::uuid[])))"
+                             if kind is CONTACT else "c.id in (select unnest(%(rfm_ids)s::uuid[]))"))
+    return parts
+
+
+def rfm_customer_ids(conn: psycopg.Connection, workspace_id: str, f: Filters, cache: dict | None = None) -> list[str]:
+    """The customers (company or contact ids) in `f.rfm_segments` now, scored as the caller sees the
+    orders; `cache` (a dict) keeps each workspace's scores per currency and snapshot for a batch of calls."""
+    from lib.analytics import customers as ca
+    from lib.analytics.common import SALE
+
+    currency = f.rfm_currency
+    if not currency:
+        row = conn.execute(f"select o.currency from public.orders o where o.workspace_id = %s and {SALE}"
+                           " group by o.currency order by count(*) desc, o.currency limit 1", [workspace_id]).fetchone()
+        currency = row["currency"] if row else None
+    at = f.rfm_snapshot or (ca.snapshot_after_last_sale(conn, workspace_id, currency) if currency else None)
+    if at is None:
+        return []
+    key = (workspace_id, currency, at)
+    if cache is None or key not in cache:
+        scored = {r["customer_id"]: r["segment"] for r in ca.scored_customers(conn, workspace_id, currency, at, None)}
+        if cache is None:
+            return [c for c, segment in scored.items() if segment in f.rfm_segments]
+        cache[key] = scored
+    return [c for c, segment in cache[key].items() if segment in f.rfm_segments]
+
+
+def where_sql(conn: psycopg.Connection, workspace_id: str, kind: Kind, f: Filters,
+              rfm_cache: dict | None = None, whole: bool = False) -> tuple[sql.Composed, dict]:
+    """`f` as one WHERE clause on the alias `c` (contacts or companies) and its named parameters;
+    custom field definitions and RFM segment members are looked up on `conn` (as its user).
+    `whole`: every match is wanted (a count, all ids, an export), not a page in some order."""
+    defs = custom_fields.definitions_in(conn, workspace_id, kind.name)
+    rfm_ids = rfm_customer_ids(conn, workspace_id, f, rfm_cache) if f.rfm_segments else None
+    return _where(kind, workspace_id, f, defs, rfm_ids, whole)
 
 
 def _select(kind: Kind, f: Filters, matches: str | None = None) -> str:
@@ -257,8 +364,7 @@ def page_query(conn: psycopg.Connection, workspace_id: str, kind: Kind, f: Filte
                after: tuple | None = None, limit: int = PAGE_SIZE) -> tuple[sql.Composed, sql.Composed, dict]:
     """The SQL of one page (limit + 1 rows, to tell whether more follow), of its total, and their parameters."""
     sort = effective_sort(f, sort)
-    defs = custom_fields.definitions_in(conn, workspace_id, kind.name)
-    where, params = _where(kind, workspace_id, f, defs)
+    where, params = where_sql(conn, workspace_id, kind, f)
     query = _list_query(kind, f, sort, where, params, after, int(limit) + 1)
     source = sql.SQL("{table} c").format(table=kind.ident)
     if "q" in params:
@@ -305,11 +411,10 @@ def _estimate_searched(conn: psycopg.Connection, kind: Kind, f: Filters, workspa
     """A searched total: the search's matches (known from the page) times the share of the list
     that the other filters keep, as the planner estimates it (the estimate of a join with the
     search function knows nothing of its row count)."""
-    defs = custom_fields.definitions_in(conn, workspace_id, kind.name)
     plain = replace(f, search="")
     shares = []
     for filters in (plain, Filters(archived=f.archived)):
-        where, params = _where(kind, workspace_id, filters, defs)
+        where, params = where_sql(conn, workspace_id, kind, filters)
         statement = sql.SQL("explain (format json) select 1 from {table} c where ").format(table=kind.ident) + where
         plan = conn.execute(statement, params).fetchone()
         shares.append(max(1, _estimated_rows(next(iter(plan.values()))[0]["Plan"])))
@@ -353,8 +458,7 @@ def iter_rows(db: Database, claims: Claims, workspace_id: str, kind: Kind, f: Fi
     sort = effective_sort(f, sort)
     with db.as_user(claims) as conn:
         _prepare(conn, f)
-        defs = custom_fields.definitions_in(conn, workspace_id, kind.name)
-        where, params = _where(kind, workspace_id, f, defs)
+        where, params = where_sql(conn, workspace_id, kind, f, whole=True)
         query = _list_query(kind, f, sort, where, params, None, None)
         with conn.cursor(name="export_rows") as cursor:
             cursor.itersize = batch

@@ -6,7 +6,9 @@ base of help articles, 18 months of service-desk tickets on every channel with t
 and internal notes, SLA outcomes (some late) and customer ratings, and a front office: a
 product catalogue (`demo_shop`) and 24 months of orders from trade accounts and private
 customers with repeat buyers, lapsed and churned ones, products bought together, returns,
-cancellations, anonymous sales and invoices (some overdue), so every analytics chart has data.
+cancellations, anonymous sales and invoices (some overdue), so every analytics chart has data;
+then marketing (`demo_marketing`): segments, email templates and a year of campaigns on every
+channel with members, sent emails, costs and the deals and orders credited to them.
 Everything is generated from `random.Random` seeded with `seed` (one stream per purpose, so
 adding a step never changes what earlier steps made) and dated relative to `today`: two loads
 with the same seed hold the same names, emails, phones and stages. It runs as the signed-in
@@ -44,7 +46,7 @@ import phonenumbers
 import psycopg
 from psycopg import sql
 
-from lib import demo_desk, demo_shop
+from lib import demo_desk, demo_marketing, demo_shop
 from lib.db import Claims, Database
 from lib.errors import UserError
 
@@ -1205,6 +1207,7 @@ STEPS: list[Step] = [
     Step("kb_articles", "Knowledge base", make_knowledge_base, 0.2),
     Step("tickets", "Tickets", make_tickets, 1),
     Step("orders", "Products, orders and invoices", make_orders, 1.5),
+    Step("campaigns", "Segments, email templates and campaigns", demo_marketing.make_campaigns, 0.3),
 ]
 
 

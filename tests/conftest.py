@@ -25,7 +25,7 @@ _DATA_DIR = Path(tempfile.mkdtemp(prefix="relata-test-"))
 # Registered before the server starts, so (atexit runs last-in first-out) it runs after the
 # embedded server has been stopped by its own exit hook.
 atexit.register(shutil.rmtree, _DATA_DIR, True)
-for _key in ("DATABASE_URL", "SUPABASE_URL", "SUPABASE_ANON_KEY", "SUPABASE_DB_URL"):
+for _key in ("DATABASE_URL", "SUPABASE_URL", "SUPABASE_ANON_KEY", "SUPABASE_DB_URL", "SMTP_URL", "RELATA_PUBLIC_URL"):
     os.environ.pop(_key, None)
 os.environ["RELATA_DATA_DIR"] = str(_DATA_DIR)
 warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")

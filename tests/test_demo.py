@@ -19,12 +19,18 @@ from lib.errors import UserError
 TODAY = date(2026, 11, 23)
 
 
+STEP_SECONDS: dict[str, float] = {}  # how long each step of the module's load took
+
+
 @pytest.fixture(scope="module")
 def loaded(factory, db):
     """One demo workspace for the module: (owner, workspace id, counts, seconds it took)."""
     owner, ws = factory.owner("Demo A")
+    marks: list[tuple[str, float]] = []
     started = time.perf_counter()
-    counts = demo.load_demo(db, owner.claims, ws, seed=7, today=TODAY)
+    counts = demo.load_demo(db, owner.claims, ws, seed=7, today=TODAY,
+                            progress=lambda _, label: marks.append((label, time.perf_counter())))
+    STEP_SECONDS.update({label: end - start for (label, start), (_, end) in zip(marks, marks[1:])})
     return owner, ws, counts, time.perf_counter() - started
 
 
@@ -134,6 +140,19 @@ def test_same_seed_same_data(loaded, factory, db, admin_conn):
                 " i.subtotal, i.tax_rate, i.tax_amount, i.total from public.invoices i"
                 " join public.orders o on o.id = i.order_id where i.workspace_id = %(ws)s order by i.number")
     assert _rows(admin_conn, ws_a, invoices) == _rows(admin_conn, ws_b, invoices)
+    marketing = ("select c.name, c.channel, c.status, c.starts_on, c.actual_cost, s.name as segment, t.name as template,"
+                 " (select count(*) from public.campaign_posts p where p.campaign_id = c.id) as posts,"
+                 " (select count(*) from public.deals d where d.campaign_id = c.id) as deals,"
+                 " (select count(*) from public.orders o where o.campaign_id = c.id) as orders"
+                 " from public.campaigns c left join public.segments s on s.id = c.segment_id"
+                 " left join public.email_templates t on t.id = c.template_id where c.workspace_id = %(ws)s"
+                 " order by c.starts_on, c.name")
+    assert _rows(admin_conn, ws_a, marketing) == _rows(admin_conn, ws_b, marketing)
+    members = ("select c.name, k.email, k.full_name, m.status, m.excluded_reason, m.sent_at, m.clicked_at"
+               " from public.campaign_members m join public.campaigns c on c.id = m.campaign_id"
+               " join public.contacts k on k.id = m.contact_id where m.workspace_id = %(ws)s"
+               " order by c.name, k.email, k.full_name")
+    assert _rows(admin_conn, ws_a, members) == _rows(admin_conn, ws_b, members)
 
 
 
@@ -410,6 +429,45 @@ def test_analytics_have_data(loaded, db):
                {(a, b) for a, partners in demo_shop.BUNDLES.items() for b, _ in partners})
 
 
+def test_marketing(loaded, db, admin_conn):
+    """Segments, templates and a year of campaigns with results; no email left to send."""
+    from lib import campaigns, demo_marketing, segments
+
+    owner, ws, counts, _ = loaded
+    assert counts["campaigns"] == len(demo_marketing.CAMPAIGNS)
+    assert STEP_SECONDS["Segments, email templates and campaigns"] < 1.0, STEP_SECONDS
+    rows = campaigns.comparison(db, owner.claims, ws)
+    assert {r["channel"] for r in rows} == set(campaigns.CHANNELS) - {"other"}
+    assert {r["status"] for r in rows} == {"completed", "running", "draft"}
+    paid = [r for r in rows if r["actual_cost"]]
+    assert len(paid) == 5 and sum(1 for r in paid if r["revenue"] > 0) >= 4, [(r["name"], r["revenue"]) for r in rows]
+    assert all(r["roi"] is not None for r in paid) and any(r["leads"] for r in paid)
+    assert any(r["roi"] > 0 for r in paid), [(r["name"], r["roi"]) for r in paid]
+    statuses = {r["status"] for r in _rows(admin_conn, ws, "select distinct status from public.campaign_members"
+                                           " where workspace_id = %(ws)s")}
+    assert {"sent", "opened_link", "converted", "unsubscribed", "excluded"} <= statuses
+    mail = _rows(admin_conn, ws, """
+        select (select count(*) from public.outbox where workspace_id = %(ws)s) as emails,
+               (select count(*) from public.outbox where workspace_id = %(ws)s and status <> 'sent') as unsent,
+               (select count(*) from public.campaign_members where workspace_id = %(ws)s and sent_at is not null) as sent,
+               (select count(*) from public.email_events where workspace_id = %(ws)s and kind = 'click') as clicks,
+               (select count(*) from public.customer_timeline where workspace_id = %(ws)s and kind = 'email') as timeline,
+               (select bool_and(not k.consent and k.consent_source = 'unsubscribe link')
+                  from public.email_events e join public.contacts k on k.id = e.contact_id
+                 where e.workspace_id = %(ws)s and e.kind = 'unsubscribe') as withdrawn""")[0]
+    assert mail["emails"] == mail["sent"] == mail["timeline"] > 100 and mail["unsent"] == 0
+    assert mail["clicks"] > 10 and mail["withdrawn"]
+    saved = {s["kind"]: s for s in segments.list_segments(db, owner.claims, ws)}
+    assert set(saved) >= {"static", "filter"}
+    for segment in saved.values():
+        assert segments.count(db, owner.claims, ws, segment["id"]) > 20
+    draft = next(r for r in rows if r["status"] == "draft")
+    dry = campaigns.audience(db, owner.claims, ws, campaigns.get(db, owner.claims, ws, draft["id"])["segment_id"])
+    assert dry["targeted"] > 20 and dry["excluded"].get("unsubscribed", 0) >= 0
+    plan = campaigns.calendar(db, owner.claims, ws, TODAY - timedelta(days=365), TODAY + timedelta(days=30))
+    assert len(plan["campaigns"]) == len(rows) and len(plan["posts"]) >= 10
+
+
 def test_refuses_a_workspace_with_customers(loaded, factory, db):
     owner, ws, _, _ = loaded
     with pytest.raises(UserError, match="already has customers"):
@@ -433,7 +491,9 @@ def test_rows_stay_in_their_workspace(loaded, factory, db):
     owner, ws, _, _ = loaded
     outsider, outsider_ws = factory.owner("Outsider")
     for table in ("companies", "contacts", "activities", "tasks", "deals", "custom_field_definitions", "tickets",
-                  "ticket_comments", "kb_categories", "kb_articles", "products", "orders", "order_lines", "invoices"):
+                  "ticket_comments", "kb_categories", "kb_articles", "products", "orders", "order_lines", "invoices",
+                  "segments", "segment_members", "email_templates", "campaigns", "campaign_members",
+                  "campaign_posts", "outbox", "email_events"):
         with db.as_user(outsider.claims) as conn:
             n = conn.execute(f"select count(*) as n from public.{table} where workspace_id = %s", [ws]).fetchone()["n"]
         assert n == 0, table

@@ -21,6 +21,7 @@ from lib.validation import country_name, format_phone
 from lib.workspaces import can_manage_members, can_write, members
 from ui import customer_form, session
 from ui.invites import invite_link
+from ui.segment_badges import show_segments
 from ui.widgets import activity_form, task_form
 from ui.forms import FieldSlots, attempt
 
@@ -95,6 +96,9 @@ if writer and kind is CONTACT and record["stage"] in ("lead", "prospect") and no
                 if done:
                     st.session_state.flash = f"{md_escape(name)} is now a customer."
                     st.rerun()
+
+if kind is CONTACT:
+    show_segments(db, claims, ws, rid)
 
 # -- customer portal ------------------------------------------------------------------------
 if writer and kind is CONTACT:
@@ -191,6 +195,12 @@ with tabs["Timeline"]:
                 icon = ":material/receipt:" if event["kind"] == "order" else ":material/request_quote:"
                 st.markdown(f"{icon} **{event['kind'].capitalize()}** {md_escape(event['title'] or '')} — "
                             f"{event['detail']}, {md_escape(event['body'] or '')}")
+            elif event["kind"] == "email":
+                st.markdown(f":material/outgoing_mail: **Email sent** — {md_escape(event['title'] or '')} "
+                            f"({md_escape(event['detail'] or 'email')})")
+            elif event["kind"] == "email_event":
+                what = "Clicked a link in" if event["detail"] == "click" else "Unsubscribed from"
+                st.markdown(f":material/ads_click: **{what}** — {md_escape(event['title'] or 'an email')}")
             elif event["kind"] == "change":
                 st.markdown(f":material/history: {md_escape(_change_text(event))}")
             else:

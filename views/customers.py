@@ -6,7 +6,7 @@ the user's choices and the page cursors in the session.
 
 from __future__ import annotations
 
-from datetime import date
+from dataclasses import replace
 
 import streamlit as st
 
@@ -17,7 +17,7 @@ from lib.text import md_escape
 from lib.validation import country_name, format_phone
 from lib.workspaces import can_write, members
 from ui.paging import pager
-from ui import customer_form, session
+from ui import customer_filters, customer_form, session
 from ui.widgets import kind_picker
 
 rt, user, _, current = session.page_context()
@@ -70,53 +70,9 @@ sort = sort_col.selectbox("Sort", list(search.SORTS), format_func=search.SORTS.g
                           index=1, label_visibility="collapsed")
 
 with st.expander("Filters", icon=":material/filter_list:"):
-    cols = st.columns(3)
-    stages = cols[0].multiselect("Stage", STAGES, format_func=STAGE_LABELS.get, key=f"cust_f_stage_{kind.name}")
-    owners = cols[1].multiselect("Owner", ["", *people], format_func=lambda o: people.get(o, "Nobody"),
-                                 key=f"cust_f_owner_{kind.name}")
-    tags = cols[2].multiselect("Tag", in_use["tags"], key=f"cust_f_tag_{kind.name}")
-    cols = st.columns(3)
-    sources = cols[0].multiselect("Source", in_use["sources"], key=f"cust_f_source_{kind.name}")
-    countries = cols[1].multiselect("Country", in_use["countries"], format_func=country_name, key=f"cust_f_country_{kind.name}")
-    archived = cols[2].toggle("Show the archive", key=f"cust_f_archived_{kind.name}")
-    cols = st.columns(2)
-    created = cols[0].date_input("Created between", value=[], key=f"cust_f_created_{kind.name}", max_value=date.today())
-    contacted = cols[1].date_input("Last contacted between", value=[], key=f"cust_f_contacted_{kind.name}")
-    custom_filter: dict = {}
-    if defs:
-        st.caption("More fields")
-        cols = st.columns(3)
-        for n, d in enumerate(defs):
-            col, key = cols[n % 3], f"cust_f_custom_{kind.name}_{d.key}"
-            if d.field_type == "select":
-                custom_filter[d.key] = col.selectbox(md_escape(d.label), d.options, index=None, key=key, placeholder="Any")
-            elif d.field_type == "checkbox":
-                picked = col.selectbox(md_escape(d.label), ["Yes", "No"], index=None, key=key, placeholder="Any")
-                custom_filter[d.key] = None if picked is None else picked == "Yes"
-            elif d.field_type == "number":
-                low, high = col.columns(2)
-                custom_filter[d.key] = (low.number_input(f"{md_escape(d.label)} from", value=None, key=key + "_lo"),
-                                        high.number_input("to", value=None, key=key + "_hi"))
-            elif d.field_type == "date":
-                picked = col.date_input(md_escape(d.label), value=[], key=key)
-                custom_filter[d.key] = (picked[0], picked[-1]) if picked else None
-            else:
-                custom_filter[d.key] = col.text_input(md_escape(d.label), key=key, placeholder="Contains…")
-
-
-def _range(picked) -> tuple[date | None, date | None]:
-    picked = list(picked or [])
-    return (picked[0], picked[-1]) if picked else (None, None)
-
-
-created_from, created_to = _range(created)
-contacted_from, contacted_to = _range(contacted)
-filters = search.Filters(
-    search=query, stages=tuple(stages), owners=tuple(owners), tags=tuple(tags), sources=tuple(sources),
-    countries=tuple(countries), created_from=created_from, created_to=created_to, contacted_from=contacted_from,
-    contacted_to=contacted_to, custom={k: v for k, v in custom_filter.items() if v not in (None, "", (None, None))},
-    archived=archived,
-)
+    picked = customer_filters.filter_widgets("cust_f", kind.name, defs, in_use, people)
+filters = replace(picked, search=query)
+archived = filters.archived
 
 # Keyset pages: a stack of cursors, started afresh whenever the filters or the sort change.
 signature = repr((kind.name, filters, sort))
