@@ -27,7 +27,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from lib import mailer, segments, templates
+from lib import mailer, segments, templates, versioned
 from lib.db import Claims, Database
 from lib.errors import ConflictError, FormErrors, UserError
 from lib.text import md_escape
@@ -169,9 +169,9 @@ def create(db: Database, claims: Claims, workspace_id: str, data: dict) -> str:
         try:
             with conn.transaction():
                 row = conn.execute(
-                    "insert into public.campaigns (workspace_id, " + ", ".join(COLUMNS) + ") values (%(ws)s, "
-                    + ", ".join(f"%({c})s" for c in COLUMNS) + ") returning id", {"ws": workspace_id, **values}
-                ).fetchone()
+                    sql.SQL("insert into public.campaigns (workspace_id, {}) values (%(ws)s, {}) returning id").format(
+                        sql.SQL(", ").join(map(sql.Identifier, COLUMNS)), sql.SQL(", ").join(map(sql.Placeholder, COLUMNS))),
+                    {"ws": workspace_id, **values}).fetchone()
         except psycopg.Error as exc:
             raise _refused(exc) from exc
     return str(row["id"])
@@ -191,23 +191,8 @@ def update(db: Database, claims: Claims, workspace_id: str, campaign_id: str, da
             if locked:
                 raise FormErrors(locked)
         _check_refs(conn, workspace_id, values)
-        try:
-            with conn.transaction():
-                row = conn.execute(
-                    "update public.campaigns set " + ", ".join(f"{c} = %({c})s" for c in COLUMNS)
-                    + " where workspace_id = %(ws)s and id = %(id)s and version = %(version)s returning version",
-                    {"ws": workspace_id, "id": campaign_id, "version": version, **values}).fetchone()
-        except psycopg.Error as exc:
-            raise _refused(exc) from exc
-        if row is None:
-            current = _get(conn, workspace_id, campaign_id)
-    if row:
-        return row["version"]
-    if current is None:
-        raise UserError("This campaign no longer exists.")
-    if current["version"] == version:
-        raise UserError("Your role cannot change campaigns; agents and above can.")
-    raise ConflictError("Someone else changed this campaign meanwhile.", current)
+        return versioned.save(conn, "campaigns", workspace_id, campaign_id, version, {c: values[c] for c in COLUMNS},
+                              what="campaign", refused=_refused, current=lambda: _get(conn, workspace_id, campaign_id))
 
 
 def _get(conn: psycopg.Connection, workspace_id: str, campaign_id: str) -> dict | None:
@@ -527,22 +512,9 @@ def create_post(db: Database, claims: Claims, workspace_id: str, campaign_id: st
 def update_post(db: Database, claims: Claims, workspace_id: str, post_id: str, data: dict, version: int) -> int:
     values = clean_post(data)
     with db.as_user(claims) as conn:
-        try:
-            with conn.transaction():
-                row = conn.execute(
-                    "update public.campaign_posts set channel = %(channel)s, planned_at = %(planned_at)s,"
-                    " title = %(title)s, content = %(content)s, done = %(done)s"
-                    " where workspace_id = %(ws)s and id = %(id)s and version = %(version)s returning version",
-                    {"ws": workspace_id, "id": post_id, "version": version, **values}).fetchone()
-        except psycopg.Error as exc:
-            raise _refused(exc) from exc
-        current = None if row else conn.execute(
-            "select * from public.campaign_posts where workspace_id = %s and id = %s", [workspace_id, post_id]).fetchone()
-    if row:
-        return row["version"]
-    if current is None:
-        raise UserError("This post no longer exists.")
-    raise ConflictError("Someone else changed this post meanwhile.", current)
+        return versioned.save(conn, "campaign_posts", workspace_id, post_id, version,
+                              {k: values[k] for k in ("channel", "planned_at", "title", "content", "done")},
+                              what="post", refused=_refused)
 
 
 def delete_post(db: Database, claims: Claims, workspace_id: str, post_id: str) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 
 import psycopg
 
+from lib import versioned
 from lib.customers import CONTACT, Kind
 from lib.db import Claims, Database
 from lib.errors import ConflictError, FormErrors, UserError
@@ -125,23 +126,8 @@ def create_product(db: Database, claims: Claims, workspace_id: str, data: dict) 
 def update_product(db: Database, claims: Claims, workspace_id: str, product_id: str, data: dict, version: int) -> int:
     values = clean_product(data)
     with db.as_user(claims) as conn:
-        try:
-            with conn.transaction():
-                row = conn.execute(
-                    "update public.products set sku = %(sku)s, name = %(name)s, category = %(category)s,"
-                    " price = %(price)s, cost = %(cost)s, currency = %(currency)s, active = %(active)s"
-                    " where workspace_id = %(ws)s and id = %(id)s and version = %(version)s returning version",
-                    {"ws": workspace_id, "id": product_id, "version": version, **values}).fetchone()
-        except psycopg.Error as exc:
-            raise _refused(exc, "products") from exc
-        if row is None:
-            current = conn.execute("select * from public.products where workspace_id = %s and id = %s",
-                                   [workspace_id, product_id]).fetchone()
-    if row:
-        return row["version"]
-    if current is None:
-        raise UserError("This product no longer exists.")
-    raise ConflictError("Someone else changed this product meanwhile.", current)
+        return versioned.save(conn, "products", workspace_id, product_id, version, values, what="product",
+                              refused=lambda exc: _refused(exc, "products"))
 
 
 def products(db: Database, claims: Claims, workspace_id: str, search: str = "", *, active_only: bool = False,
@@ -295,19 +281,8 @@ def set_status(db: Database, claims: Claims, workspace_id: str, order_id: str, s
     if status not in STATUSES:
         raise UserError("Choose a status.")
     with db.as_user(claims) as conn:
-        try:
-            with conn.transaction():
-                row = conn.execute(
-                    "update public.orders set status = %s where workspace_id = %s and id = %s and version = %s"
-                    " returning version", [status, workspace_id, order_id, version]).fetchone()
-        except psycopg.Error as exc:
-            raise _refused(exc) from exc
-        current = None if row else _get(conn, workspace_id, order_id)
-    if row:
-        return row["version"]
-    if current is None:
-        raise UserError("This order no longer exists.")
-    raise ConflictError("Someone else changed this order meanwhile.", current)
+        return versioned.save(conn, "orders", workspace_id, order_id, version, {"status": status}, what="order",
+                              refused=_refused, current=lambda: _get(conn, workspace_id, order_id))
 
 
 ORDER_COLUMNS = (

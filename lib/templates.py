@@ -32,8 +32,9 @@ from jinja2.lexer import Token, TokenStream
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
 
+from lib import versioned
 from lib.db import Claims, Database
-from lib.errors import ConflictError, FormErrors, UserError
+from lib.errors import FormErrors, UserError
 from lib.text import md_escape
 from lib.validation import clean_name, collect
 
@@ -272,20 +273,9 @@ def update(db: Database, claims: Claims, workspace_id: str, template_id: str, da
     """Save if nobody saved since `version`; returns the new version, ConflictError otherwise."""
     values = clean_template(data)
     with db.as_user(claims) as conn:
-        try:
-            with conn.transaction():
-                row = conn.execute(
-                    "update public.email_templates set name = %(name)s, subject = %(subject)s, body = %(body)s"
-                    " where workspace_id = %(ws)s and id = %(id)s and version = %(version)s returning version",
-                    {"ws": workspace_id, "id": template_id, "version": version, **values}).fetchone()
-        except psycopg.Error as exc:
-            raise _refused(exc) from exc
-        current = None if row else _get(conn, workspace_id, template_id)
-    if row:
-        return row["version"]
-    if current is None:
-        raise UserError("This template no longer exists.")
-    raise ConflictError("Someone else changed this template meanwhile.", current)
+        return versioned.save(conn, "email_templates", workspace_id, template_id, version,
+                              {k: values[k] for k in ("name", "subject", "body")}, what="template",
+                              refused=_refused, current=lambda: _get(conn, workspace_id, template_id))
 
 
 def delete(db: Database, claims: Claims, workspace_id: str, template_id: str) -> None:
