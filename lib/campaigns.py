@@ -4,9 +4,11 @@ channels, attribution of deals and orders, and the figures (members, revenue, le
 Statuses go draft → scheduled → running → completed, or to cancelled from any open one. An
 email campaign leaves draft only by `launch`: in one transaction it snapshots the segment's
 members into campaign_members (one set-based INSERT, each excluded contact with its reason:
-no email, unsubscribed, no consent, archived), renders the template per targeted member (with
-their signed unsubscribe link) and writes one outbox row each with a stable Message-ID and
-`send_after` = the scheduled time or now; the mail worker does the sending. Launching again
+no email, unsubscribed, no consent, archived), renders the template per targeted member and
+writes one outbox row each with a stable Message-ID and `send_after` = the scheduled time or
+now; the mail worker does the sending. The unsubscribe link is a placeholder
+(`mailer.UNSUBSCRIBE_URL_MARK`) that the worker signs at send time, so the signing key is read
+by the worker only, never in a user's request. Launching again
 does nothing (the first statement only matches a campaign never launched, and it locks the row
 so a concurrent launch waits, then finds it launched). A scheduled campaign counts as running
 once its time has come (`status` as read; the stored value stays until someone changes it).
@@ -22,7 +24,6 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal, InvalidOperation
-from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -306,7 +307,7 @@ def audience_sample(db: Database, claims: Claims, workspace_id: str, segment_id:
             {**params, "campaign_ws": workspace_id, "campaign_limit": limit}).fetchall()
 
 
-def launch(db: Database, claims: Claims, workspace_id: str, campaign_id: str, *, base_url: str,
+def launch(db: Database, claims: Claims, workspace_id: str, campaign_id: str, *,
            send_at: datetime | None = None, version: int | None = None) -> dict:
     """Snapshot the audience and queue one email per targeted member, sent from `send_at` (None or
     past: now; future: the campaign is scheduled). Returns {"targeted", "excluded": {reason: n},
@@ -314,8 +315,6 @@ def launch(db: Database, claims: Claims, workspace_id: str, campaign_id: str, *,
     if send_at is not None and send_at.tzinfo is None:
         raise UserError("The send time needs a time zone.")
     future = send_at is not None and send_at > datetime.now(timezone.utc) + timedelta(seconds=30)
-    from lib import unsubscribe  # signs each member's link (the key is read once, server side)
-
     with db.as_user(claims) as conn:
         try:
             with conn.transaction():
@@ -339,7 +338,7 @@ def launch(db: Database, claims: Claims, workspace_id: str, campaign_id: str, *,
                             " where c.workspace_id = %(campaign_ws)s and c.id in (")
                     + members_sql + sql.SQL(") on conflict (campaign_id, contact_id) do nothing"),
                     {**params, "campaign_ws": workspace_id, "campaign_id": campaign_id})
-                queued = _queue_emails(conn, db, workspace_id, started, base_url, unsubscribe)
+                queued = _queue_emails(conn, workspace_id, started)
         except psycopg.Error as exc:
             raise _refused(exc) from exc
         counts = _launch_counts(conn, workspace_id, campaign_id)
@@ -361,8 +360,7 @@ def _not_launched(conn: psycopg.Connection, workspace_id: str, campaign_id: str,
     raise UserError("Your role cannot launch campaigns; agents and above can.")
 
 
-def _queue_emails(conn: psycopg.Connection, db: Database, workspace_id: str, campaign: dict, base_url: str,
-                  unsubscribe: Any) -> int:
+def _queue_emails(conn: psycopg.Connection, workspace_id: str, campaign: dict) -> int:
     template = conn.execute("select subject, body from public.email_templates where workspace_id = %s and id = %s",
                             [workspace_id, campaign["template_id"]]).fetchone()
     if template is None:
@@ -375,12 +373,10 @@ def _queue_emails(conn: psycopg.Connection, db: Database, workspace_id: str, cam
         [workspace_id, campaign["id"]]).fetchall()
     if not recipients:
         return 0
-    signer = unsubscribe.signer(db)
     columns: dict[str, list] = {k: [] for k in ("contact_id", "to_email", "subject", "body_text", "body_html",
                                                 "message_id")}
     for person in recipients:
-        url = unsubscribe.link(base_url, signer.token(workspace_id, str(person["id"])))
-        email = compiled.render(person, sender, url)
+        email = compiled.render(person, sender, mailer.UNSUBSCRIBE_URL_MARK)
         for key, value in (("contact_id", person["id"]), ("to_email", person["email"]), ("subject", email.subject),
                            ("body_text", email.text), ("body_html", email.html),
                            ("message_id", message_id(workspace_id))):

@@ -213,7 +213,7 @@ def email_tab() -> None:
                 seen = campaigns.update(db, claims, ws, cid, {**{c: campaign[c] for c in campaigns.COLUMNS},
                                                               "segment_id": segment_id, "template_id": template_id},
                                         version)
-            return campaigns.launch(db, claims, ws, cid, base_url=public_url(rt), send_at=at, version=seen)
+            return campaigns.launch(db, claims, ws, cid, send_at=at, version=seen)
 
         result = attempt(go, slots)
         if result:
