@@ -8,6 +8,9 @@ TABLE_LABELS = {
     "invitations": "an invitation",
 }
 VERBS = {"insert": "added", "update": "changed", "delete": "removed"}
+# Tables audited per statement (one entry for many rows: {"rows": n, "status": {...}}).
+COUNTED = {"outbox": ("email in the outbox", "emails in the outbox"),
+           "campaign_members": ("campaign member", "campaign members")}
 
 
 def describe(entry: dict) -> str:
@@ -21,6 +24,10 @@ def describe(entry: dict) -> str:
         return f"added a member as {entry['changes'].get('role', '')}"
     if table == "invitations" and entry["action"] == "insert":
         return f"invited someone as {entry['changes'].get('role', '')}"
+    if table in COUNTED and "rows" in entry["changes"]:
+        rows = entry["changes"]["rows"]
+        moves = ", ".join(f"{k}: {v:,}" for k, v in sorted((entry["changes"].get("status") or {}).items()))
+        return f"{verb} {rows:,} {COUNTED[table][rows != 1]}" + (f" ({moves})" if moves else "")
     if entry["action"] == "update":
         fields = ", ".join(sorted(entry["changes"]))
         return f"{verb} {label} ({fields})"

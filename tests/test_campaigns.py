@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 import psycopg
 import pytest
 
-from lib import campaigns, mailer, orders, templates, unsubscribe, workspaces
+from lib import audit, campaigns, mailer, orders, templates, unsubscribe, workspaces
 from lib.errors import ConflictError, FormErrors, UserError
 
 BASE = "https://crm.example.com"
@@ -108,6 +108,33 @@ def test_dry_run_counts_exclusions_with_reasons(db, audience):
         campaigns.audience(db, owner.claims, ws, None)
     sample = campaigns.audience_sample(db, owner.claims, ws, segment, limit=4)
     assert {r["id"] for r in sample} == {people[k] for k in ("ann", "bob", "cy", "came_back")}
+
+
+def test_launch_and_sending_are_audited_per_campaign_and_statement(db, audience, admin_conn):
+    """One audit entry per table and statement with counts and status moves, no copy of the bodies."""
+    owner, ws, people, segment, template = audience
+    campaign = _campaign(db, owner, ws, segment, template)
+    campaigns.launch(db, owner.claims, ws, campaign)
+    worker = mailer.Worker(db, mailer.SmtpConfig("127.0.0.1", 1), workspace_id=ws)
+    assert len(worker.claim()) == 4
+    entries = admin_conn.execute(
+        "select table_name, row_id, action, changes from public.audit_log"
+        " where workspace_id = %s and table_name in ('outbox', 'campaign_members') order by id", [ws]).fetchall()
+    assert [(e["table_name"], e["row_id"], e["action"], e["changes"]) for e in entries] == [
+        ("campaign_members", campaign, "insert", {"rows": 8, "status": {"targeted": 4, "excluded": 4}}),
+        ("outbox", campaign, "insert", {"rows": 4, "status": {"queued": 4}}),
+        ("outbox", campaign, "update", {"rows": 4, "status": {"queued → sending": 4}}),
+    ]
+    assert [audit.describe(e) for e in entries] == [
+        "added 8 campaign members (excluded: 4, targeted: 4)", "added 4 emails in the outbox (queued: 4)",
+        "changed 4 emails in the outbox (queued → sending: 4)"]
+    with db.as_user(owner.claims) as conn:  # a person's edit of one member reads the same way
+        conn.execute("update public.campaign_members set status = 'converted' where contact_id = %s",
+                     [people["ann"]])
+    last = admin_conn.execute("select * from public.audit_log where workspace_id = %s order by id desc limit 1",
+                              [ws]).fetchone()
+    assert audit.describe(last) == "changed 1 campaign member (targeted → converted: 1)"
+    assert last["changed_by"] is not None and str(last["changed_by"]) == owner.id
 
 
 def test_launch_now_snapshots_and_queues_one_email_each(db, audience, admin_conn):
@@ -427,6 +454,40 @@ def test_campaign_pages_for_other_channels_and_viewers(db, factory, audience):
     viewer = factory.member(owner, ws, "viewer")
     at = open_page(sign_in(fresh_app(), viewer.email), "views/campaign.py", campaign=event)
     assert not at.exception and not [b for b in at.button if str(b.key).startswith("cmp_step_")]
+
+
+def test_crediting_a_campaign_from_the_deal_and_order_pages(db, factory, audience):
+    from tests.test_app_flows import fresh_app, sign_in, texts
+    from tests.test_customer_flows import open_page
+
+    owner, ws, people, segment, template = audience
+    deal = _won_deal(db, owner, ws, people["ann"], 1500)
+    sale = _sale(db, owner, ws, people["bob"], "300")
+    at = open_page(sign_in(fresh_app(), owner.email), "views/deal.py", deal=deal)
+    assert not at.exception and not [s for s in at.selectbox if s.key == f"deal_campaign_{deal}"]  # no campaign yet
+    fair = campaigns.create(db, owner.claims, ws, {"name": "Trade fair", "channel": "event", "actual_cost": "500"})
+    campaigns.create(db, owner.claims, ws, {"name": "Spring letter", "channel": "email"})
+    at = open_page(at, "views/deal.py", deal=deal)
+    assert "Not credited to a campaign" in texts(at)
+    at.selectbox(key=f"deal_campaign_{deal}").set_value(fair)
+    at = at.button(key=f"deal_campaign_save_{deal}").click().run()
+    assert not at.exception
+    assert [t.value for t in at.toast] == ["Credited to Trade fair."]
+    assert "Campaign: Trade fair" in [link.label for link in at.get("page_link")]
+    at = open_page(at, "views/order.py", order=sale)
+    at.selectbox(key=f"order_campaign_{sale}").set_value(fair)
+    at = at.button(key=f"order_campaign_save_{sale}").click().run()
+    assert not at.exception
+    figures = campaigns.figures(db, owner.claims, ws, fair)
+    assert (figures["revenue"], figures["leads"], round(figures["roi"], 2)) == (Decimal("1800.00"), 1, 2.6)
+    # Taking the credit back, and a viewer sees the credit without a picker.
+    at.selectbox(key=f"order_campaign_{sale}").set_value("")
+    at = at.button(key=f"order_campaign_save_{sale}").click().run()
+    assert not at.exception and campaigns.figures(db, owner.claims, ws, fair)["revenue"] == Decimal("1500.00")
+    viewer = factory.member(owner, ws, "viewer")
+    at = open_page(sign_in(fresh_app(), viewer.email), "views/deal.py", deal=deal)
+    assert not at.exception and "Campaign: Trade fair" in [link.label for link in at.get("page_link")]
+    assert not [s for s in at.selectbox if s.key == f"deal_campaign_{deal}"]
 
 
 def test_pages_render_demo_campaigns(db, factory, monkeypatch):

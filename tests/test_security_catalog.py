@@ -67,7 +67,8 @@ AUDITED_WITHOUT_WORKSPACE_ID = {"workspaces"}
 
 # Tables audited per statement instead of per row (bulk writes), and the function doing it: it
 # must run after insert, update and delete, for each statement (with transition tables).
-AUDITED_PER_STATEMENT = {"order_lines": "private.audit_order_lines"}
+AUDITED_PER_STATEMENT = {"order_lines": "private.audit_order_lines", "outbox": "private.audit_by_campaign",
+                         "campaign_members": "private.audit_by_campaign"}
 
 ALL_PRIVILEGES = "SELECT,INSERT,UPDATE,DELETE,TRUNCATE,REFERENCES,TRIGGER"
 

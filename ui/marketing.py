@@ -1,15 +1,21 @@
-"""Streamlit pieces the campaign and template screens share: the app's public address for links,
-the browser's time zone, status badges and the email preview."""
+"""Streamlit pieces the marketing screens share: the app's public address for links, the
+browser's time zone, status badges, the email preview, and the campaign credit shown on the
+deal and order pages."""
 
 from __future__ import annotations
 
 from datetime import tzinfo
+from typing import Callable
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import streamlit as st
 
+from lib import campaigns
+from lib.db import Claims, Database
 from lib.templates import Rendered
+from lib.text import md_escape
+from ui.forms import FieldSlots, attempt
 
 DEFAULT_PUBLIC_URL = "http://localhost:8501"
 BADGES = {"draft": ":gray-badge[Draft]", "scheduled": ":blue-badge[Scheduled]", "running": ":orange-badge[Running]",
@@ -43,3 +49,37 @@ def show_email(email: Rendered, key: str) -> None:
             st.html(email.html)  # values are escaped by the renderer; st.html also sanitizes
         with text_tab:
             st.code(email.text, language=None, wrap_lines=True)
+
+
+def campaign_credit(db: Database, claims: Claims, ws: str, kind: str, record: dict, writer: bool,
+                    before_rerun: Callable[[], None] | None = None) -> None:
+    """The campaign a deal or an order is credited to (a link to it), and for writers a picker to
+    credit another one or none. Nothing at all while the workspace has no campaign."""
+    options = {c["id"]: c for c in campaigns.choices(db, claims, ws)}
+    current = str(record["campaign_id"]) if record.get("campaign_id") else None
+    if not options and current is None:
+        return
+    rid = str(record["id"])
+    left, right = st.columns([3, 2], vertical_alignment="center")
+    if current in options:
+        left.page_link("views/campaign.py", label=f"Campaign: {md_escape(options[current]['name'])}",
+                       icon=":material/campaign:", query_params={"campaign": current})
+    else:
+        left.caption(f"Not credited to a campaign. Crediting one counts this {kind} in its revenue and ROI.")
+    if not writer:
+        return
+    with right.popover("Change campaign" if current else "Credit a campaign", icon=":material/campaign:"):
+        slots = FieldSlots()
+        ids = ["", *options]  # "": none (a None option reads as "nothing chosen" to Streamlit)
+        picked = st.selectbox(
+            "Campaign", ids, index=ids.index(current) if current in ids else 0, key=f"{kind}_campaign_{rid}",
+            format_func=lambda i: "No campaign" if not i else
+            f"{options[i]['name']} · {campaigns.CHANNELS[options[i]['channel']]} · {campaigns.STATUSES[options[i]['status']]}")
+        slots.under("campaign_id")
+        if st.button("Save", type="primary", key=f"{kind}_campaign_save_{rid}"):
+            if attempt(lambda: campaigns.attribute(db, claims, ws, kind, rid, picked or None) or True, slots):
+                if before_rerun:
+                    before_rerun()
+                st.session_state.flash = (f"Credited to {options[picked]['name']}." if picked
+                                          else "No campaign credited any more.")
+                st.rerun()

@@ -23,6 +23,7 @@ from lib.validation import is_uuid
 from lib.workspaces import can_write, members
 from ui import session
 from ui.forms import FieldSlots, attempt, conflict_choice
+from ui.marketing import campaign_credit
 from ui.widgets import activity_form, task_form
 
 rt, user, _, current = session.page_context()
@@ -59,6 +60,12 @@ st.session_state[seen_key] = deal["version"]
 
 if notice := st.session_state.pop("deal_notice", None):
     st.warning(notice, icon=":material/sync_problem:")
+
+
+def _reset_form(prefix: str) -> None:
+    """Forget a form's widgets and remembered version, so it starts again from the stored deal."""
+    for key in [k for k in st.session_state if isinstance(k, str) and k.startswith(prefix + "_")]:
+        del st.session_state[key]
 
 
 def _money(value: object, currency: str) -> str:
@@ -98,6 +105,8 @@ if deal.get("contact_id"):
 if deal.get("company_id"):
     links[1].page_link("views/customer.py", label=md_escape(deal["company_name"] or "Company"), icon=":material/domain:",
                        query_params={"customer": str(deal["company_id"])})
+campaign_credit(db, claims, ws, "deal", deal, writer,
+                before_rerun=lambda: _reset_form(details_prefix))  # the details form reloads the newer version
 
 
 # -- stage path and moving -----------------------------------------------------------------
@@ -110,12 +119,6 @@ def _path_step(stage: dict) -> str:
 
 
 st.markdown(" → ".join(_path_step(s) for s in path))
-
-
-def _reset_form(prefix: str) -> None:
-    """Forget a form's widgets and remembered version, so it starts again from the stored deal."""
-    for key in [k for k in st.session_state if isinstance(k, str) and k.startswith(prefix + "_")]:
-        del st.session_state[key]
 
 
 def _after_move(stage: dict) -> None:

@@ -15,6 +15,7 @@ from lib.validation import country_name, is_uuid
 from lib.workspaces import can_write
 from ui import session
 from ui.forms import FieldSlots, attempt
+from ui.marketing import campaign_credit
 from ui.order_form import lines_editor, lines_from_editor
 
 rt, user, _, current = session.page_context()
@@ -54,6 +55,7 @@ if order["contact_id"]:
                        query_params={"customer": str(order["contact_id"])})
 if not order["company_id"] and not order["contact_id"]:
     links[0].caption("Anonymous sale (no customer).")
+campaign_credit(db, claims, ws, "order", order, writer)
 m1, m2 = st.columns(2)
 m1.metric("Total", f"{order['total_amount']:,.2f} {order['currency']}")
 m2.metric("Lines", order["line_count"])
