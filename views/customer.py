@@ -176,7 +176,8 @@ with tabs["Timeline"]:
     if not events:
         st.info("Nothing here yet. Log a call, an email or a note above, and it appears here for everyone.")
     for event in events:
-        who = md_escape(event["actor_name"] or "someone")
+        # Clicks and unsubscribes are the customer's own doing (no signed-in actor).
+        who = md_escape(event["actor_name"] or ("the customer" if event["kind"] == "email_event" else "someone"))
         when = f"{event['happened_at']:%Y-%m-%d %H:%M}"
         about = f" · {md_escape(event['contact_name'])}" if kind is COMPANY and event.get("contact_name") else ""
         with st.container(border=True):

@@ -62,7 +62,11 @@ by_id = {s["id"]: s for s in saved}
 lists = {s["id"]: s["name"] for s in saved if s["kind"] == segments.STATIC}
 people = {str(m["user_id"]): m["display_name"] or m["email"] for m in members(db, claims, ws)}
 
-saved_tab, build_tab = st.tabs(["Saved segments", "Build a segment"])
+# Keyed, so a rerun from the builder's widgets keeps the builder open; saving opens the saved one.
+SAVED_TAB, BUILD_TAB = "Saved segments", "Build a segment"
+if st.session_state.pop("seg_show_saved", False):
+    st.session_state.seg_tabs = SAVED_TAB
+saved_tab, build_tab = st.tabs([SAVED_TAB, BUILD_TAB], key="seg_tabs", on_change="rerun")
 
 # -- saved segments -----------------------------------------------------------------------------
 
@@ -170,6 +174,7 @@ with build_tab:
                 st.session_state.seg_flash = f"Saved, {made['member_count']:,} members now."
                 st.query_params["segment"] = made["id"]
                 st.session_state.pop("seg_open", None)
+                st.session_state.seg_show_saved = True
                 st.rerun()
         if list_col.button("Freeze as static list", key="seg_freeze",
                            help="Takes the matching contacts now; later changes do not change the list."):
@@ -177,12 +182,14 @@ with build_tab:
                 st.session_state.seg_flash = f"List saved with {made['member_count']:,} members."
                 st.query_params["segment"] = made["id"]
                 st.session_state.pop("seg_open", None)
+                st.session_state.seg_show_saved = True
                 st.rerun()
         if st.button("Create an empty list with this name", key="seg_empty", type="tertiary"):
             if made := attempt(lambda: segments.save_static_list(db, claims, ws, name), errors):
                 st.session_state.seg_flash = "Empty list created; add contacts from its page."
                 st.query_params["segment"] = made["id"]
                 st.session_state.pop("seg_open", None)
+                st.session_state.seg_show_saved = True
                 st.rerun()
     live_segments = {s["id"]: s["name"] for s in saved if s["kind"] == segments.FILTER}
     if lists or live_segments:
