@@ -22,6 +22,8 @@ migration exists, without editing this file. What is covered:
 - Every security definer function has a fixed search_path.
 - Every policy in public is for signed-in roles (never PUBLIC), and there is at most one
   permissive policy per table and command (Supabase's performance advice).
+- Every function of ours (schema private) a policy calls is PARALLEL SAFE (else no query on
+  that table gets parallel workers). auth.uid() is Supabase's, left as Supabase declares it.
 
 When a new table fails here: give it RLS and policies `to authenticated`, a workspace_id, the
 audit and bump_version triggers, and add a row for it in `tests/populate.py`.
@@ -29,6 +31,7 @@ audit and bump_version triggers, and add a row for it in `tests/populate.py`.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass
 
@@ -570,3 +573,20 @@ def test_policies_are_for_signed_in_roles_and_one_per_command(super_conn):
             "with `or` (Postgres evaluates every permissive policy for every row)."
         )
     assert not problems, "\n".join(problems)
+
+
+def test_policy_helpers_are_parallel_safe(super_conn):
+    """A policy calling a PARALLEL UNSAFE function (the default) keeps every query on its table serial."""
+    policies = super_conn.execute(
+        "select tablename, coalesce(qual, '') || ' ' || coalesce(with_check, '') as expr"
+        " from pg_policies where schemaname = 'public'").fetchall()
+    called: dict[str, set[str]] = {}
+    for p in policies:
+        for fn in re.findall(r"\bprivate\.(\w+)\(", p["expr"]):
+            called.setdefault(f"private.{fn}", set()).add(p["tablename"])
+    assert "private.my_workspace_ids" in called
+    unsafe = super_conn.execute(
+        "select n.nspname || '.' || p.proname as fn from pg_proc p join pg_namespace n on n.oid = p.pronamespace"
+        " where n.nspname || '.' || p.proname = any(%s) and p.proparallel <> 's'", [sorted(called)]).fetchall()
+    bad = {r["fn"]: sorted(called[r["fn"]]) for r in unsafe}
+    assert not bad, f"policies call functions that are not PARALLEL SAFE (alter function … parallel safe): {bad}"
