@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 import psycopg
 import pytest
 
-from lib import audit, campaigns, mailer, orders, templates, unsubscribe, workspaces
+from lib import audit, campaign_results, campaigns, mailer, orders, templates, unsubscribe, workspaces
 from lib.errors import ConflictError, FormErrors, UserError
 
 BASE = "https://crm.example.com"
@@ -94,7 +94,7 @@ def test_references_stay_in_the_workspace(db, audience):
                          [ws, their_segment])
     deal = _won_deal(db, owner, ws, people["ann"], 100)
     with pytest.raises(FormErrors):
-        campaigns.attribute(db, owner.claims, ws, "deal", deal, their_campaign)
+        campaign_results.attribute(db, owner.claims, ws, "deal", deal, their_campaign)
     with pytest.raises(psycopg.errors.ForeignKeyViolation, match="campaign does not exist in this workspace"):
         with db.as_user(owner.claims) as conn:
             conn.execute("update public.deals set campaign_id = %s where id = %s", [their_campaign, deal])
@@ -304,13 +304,13 @@ def test_roi_and_cost_per_lead_worked_by_hand(db, audience):
     campaigns.launch(db, owner.claims, ws, campaign)
     # Ann's won deal (1,500 EUR) and Cy's confirmed order (300 EUR) come from the campaign;
     # a GBP order and an open deal are credited too, but do not add to EUR revenue.
-    campaigns.attribute(db, owner.claims, ws, "deal", _won_deal(db, owner, ws, people["ann"], 1500), campaign)
-    campaigns.attribute(db, owner.claims, ws, "order", _sale(db, owner, ws, people["cy"], "300"), campaign)
-    campaigns.attribute(db, owner.claims, ws, "order", _sale(db, owner, ws, people["bob"], "999", "GBP"), campaign)
+    campaign_results.attribute(db, owner.claims, ws, "deal", _won_deal(db, owner, ws, people["ann"], 1500), campaign)
+    campaign_results.attribute(db, owner.claims, ws, "order", _sale(db, owner, ws, people["cy"], "300"), campaign)
+    campaign_results.attribute(db, owner.claims, ws, "order", _sale(db, owner, ws, people["bob"], "999", "GBP"), campaign)
     draft = orders.create_order(db, owner.claims, ws, {"contact_id": people["bob"], "lines": [
         {"description": "Draft", "quantity": "1", "unit_price": "50"}]})
-    campaigns.attribute(db, owner.claims, ws, "order", draft["id"], campaign)  # not a sale: not revenue
-    figures = campaigns.figures(db, owner.claims, ws, campaign)
+    campaign_results.attribute(db, owner.claims, ws, "order", draft["id"], campaign)  # not a sale: not revenue
+    figures = campaign_results.figures(db, owner.claims, ws, campaign)
     assert figures["deal_revenue"] == Decimal("1500") and figures["order_revenue"] == Decimal("300")
     assert figures["revenue"] == Decimal("1800") and figures["other_currency"] == 1
     assert figures["roi"] == pytest.approx(2.6)  # (1,800 − 500) / 500
@@ -318,11 +318,11 @@ def test_roi_and_cost_per_lead_worked_by_hand(db, audience):
     # Bob's GBP sale converts him too: leads are people, whatever the currency.
     assert figures["members"]["converted"] == 3 and figures["leads"] == 3
     assert figures["cost_per_lead"] == pytest.approx(500 / 3)
-    campaigns.attribute(db, owner.claims, ws, "order", draft["id"], None)
-    assert campaigns.roi(Decimal("1800"), Decimal("500")) == pytest.approx(2.6)
-    assert campaigns.roi(100, None) is None and campaigns.roi(100, 0) is None
-    assert campaigns.cost_per_lead(Decimal("500"), 2) == 250 and campaigns.cost_per_lead(500, 0) is None
-    attributed = campaigns.attributed(db, owner.claims, ws, campaign)
+    campaign_results.attribute(db, owner.claims, ws, "order", draft["id"], None)
+    assert campaign_results.roi(Decimal("1800"), Decimal("500")) == pytest.approx(2.6)
+    assert campaign_results.roi(100, None) is None and campaign_results.roi(100, 0) is None
+    assert campaign_results.cost_per_lead(Decimal("500"), 2) == 250 and campaign_results.cost_per_lead(500, 0) is None
+    attributed = campaign_results.attributed(db, owner.claims, ws, campaign)
     assert len(attributed["deals"]) == 1 and len(attributed["orders"]) == 2
 
 
@@ -338,8 +338,8 @@ def test_leads_count_deal_contacts_and_marked_members_once(db, audience):
         with db.as_user(owner.claims) as conn:
             deal = str(conn.execute("insert into public.deals (workspace_id, title, contact_id) values (%s, 'Open', %s)"
                                     " returning id", [ws, contact]).fetchone()["id"])
-        campaigns.attribute(db, owner.claims, ws, "deal", deal, campaign)
-    figures = campaigns.figures(db, owner.claims, ws, campaign)
+        campaign_results.attribute(db, owner.claims, ws, "deal", deal, campaign)
+    figures = campaign_results.figures(db, owner.claims, ws, campaign)
     assert figures["leads"] == 3 and figures["revenue"] == 0 and figures["roi"] == pytest.approx(-1.0)
     assert figures["cost_per_lead"] == pytest.approx(100.0)
     assert figures["members"] == {"targeted": 2, "converted": 1, "replied": 1, "excluded": 4}
@@ -352,8 +352,8 @@ def test_comparison_lists_every_campaign_with_ratios(db, audience):
     first = _campaign(db, owner, ws, segment, template, actual_cost="100", starts_on="2026-01-01")
     campaigns.create(db, owner.claims, ws, {"name": "Ads", "channel": "ads", "actual_cost": "50",
                                             "currency": "GBP", "starts_on": "2026-02-01"})
-    campaigns.attribute(db, owner.claims, ws, "deal", _won_deal(db, owner, ws, people["ann"], 250), first)
-    rows = campaigns.comparison(db, owner.claims, ws)
+    campaign_results.attribute(db, owner.claims, ws, "deal", _won_deal(db, owner, ws, people["ann"], 250), first)
+    rows = campaign_results.comparison(db, owner.claims, ws)
     assert [r["name"] for r in rows] == ["Ads", "Spring sale"]
     assert rows[1]["roi"] == pytest.approx(1.5) and rows[0]["roi"] == pytest.approx(-1.0)
     assert rows[1]["currency"] == "EUR" and rows[0]["currency"] == "GBP"
@@ -436,7 +436,7 @@ def test_campaign_pages_for_other_channels_and_viewers(db, factory, audience):
     owner, ws, people, segment, template = audience
     event = campaigns.create(db, owner.claims, ws, {"name": "Trade fair", "channel": "event", "actual_cost": "500",
                                                     "starts_on": date.today(), "ends_on": date.today()})
-    campaigns.attribute(db, owner.claims, ws, "deal", _won_deal(db, owner, ws, people["ann"], 1500), event)
+    campaign_results.attribute(db, owner.claims, ws, "deal", _won_deal(db, owner, ws, people["ann"], 1500), event)
     at = open_page(sign_in(fresh_app(), owner.email), "views/campaign.py", campaign=event)
     assert not at.exception and "No posts planned yet" in texts(at)
     metrics = {m.label: m.value for m in at.metric}
@@ -478,12 +478,12 @@ def test_crediting_a_campaign_from_the_deal_and_order_pages(db, factory, audienc
     at.selectbox(key=f"order_campaign_{sale}").set_value(fair)
     at = at.button(key=f"order_campaign_save_{sale}").click().run()
     assert not at.exception
-    figures = campaigns.figures(db, owner.claims, ws, fair)
+    figures = campaign_results.figures(db, owner.claims, ws, fair)
     assert (figures["revenue"], figures["leads"], round(figures["roi"], 2)) == (Decimal("1800.00"), 1, 2.6)
     # Taking the credit back, and a viewer sees the credit without a picker.
     at.selectbox(key=f"order_campaign_{sale}").set_value("")
     at = at.button(key=f"order_campaign_save_{sale}").click().run()
-    assert not at.exception and campaigns.figures(db, owner.claims, ws, fair)["revenue"] == Decimal("1500.00")
+    assert not at.exception and campaign_results.figures(db, owner.claims, ws, fair)["revenue"] == Decimal("1500.00")
     viewer = factory.member(owner, ws, "viewer")
     at = open_page(sign_in(fresh_app(), viewer.email), "views/deal.py", deal=deal)
     assert not at.exception and "Campaign: Trade fair" in [link.label for link in at.get("page_link")]
@@ -507,7 +507,7 @@ def test_pages_render_demo_campaigns(db, factory, monkeypatch):
     at = at.run()
     assert not at.exception and "cmp_calendar_chart" in {c.key for c in at.get("plotly_chart")}
     assert "Home & Office trade fair" in " ".join(str(d.value) for d in at.dataframe)
-    for row in campaigns.comparison(db, owner.claims, ws):
+    for row in campaign_results.comparison(db, owner.claims, ws):
         at = open_page(at, "views/campaign.py", campaign=row["id"])
         assert not at.exception, row["name"]
     at = open_page(at, "views/email_templates.py")

@@ -431,12 +431,12 @@ def test_analytics_have_data(loaded, db):
 
 def test_marketing(loaded, db, admin_conn):
     """Segments, templates and a year of campaigns with results; no email left to send."""
-    from lib import campaigns, demo_marketing, segments
+    from lib import campaign_results, campaigns, demo_marketing, segments
 
     owner, ws, counts, _ = loaded
     assert counts["campaigns"] == len(demo_marketing.CAMPAIGNS)
     assert STEP_SECONDS["Segments, email templates and campaigns"] < 1.0, STEP_SECONDS
-    rows = campaigns.comparison(db, owner.claims, ws)
+    rows = campaign_results.comparison(db, owner.claims, ws)
     assert {r["channel"] for r in rows} == set(campaigns.CHANNELS) - {"other"}
     assert {r["status"] for r in rows} == {"completed", "running", "draft"}
     paid = [r for r in rows if r["actual_cost"]]

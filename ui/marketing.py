@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import streamlit as st
 
-from lib import campaigns
+from lib import campaign_results, campaigns
 from lib.db import Claims, Database
 from lib.templates import Rendered
 from lib.text import md_escape
@@ -77,7 +77,7 @@ def campaign_credit(db: Database, claims: Claims, ws: str, kind: str, record: di
             f"{options[i]['name']} · {campaigns.CHANNELS[options[i]['channel']]} · {campaigns.STATUSES[options[i]['status']]}")
         slots.under("campaign_id")
         if st.button("Save", type="primary", key=f"{kind}_campaign_save_{rid}"):
-            if attempt(lambda: campaigns.attribute(db, claims, ws, kind, rid, picked or None) or True, slots):
+            if attempt(lambda: campaign_results.attribute(db, claims, ws, kind, rid, picked or None) or True, slots):
                 if before_rerun:
                     before_rerun()
                 st.session_state.flash = (f"Credited to {options[picked]['name']}." if picked

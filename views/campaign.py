@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta, timezone
 
 import streamlit as st
 
-from lib import campaigns, segments, templates
+from lib import campaign_results, campaigns, segments, templates
 from lib.csv_export import to_csv
 from lib.errors import ConflictError
 from lib.text import md_escape
@@ -38,7 +38,7 @@ if campaign is None:
 cid, version = str(campaign["id"]), campaign["version"]
 email_channel = campaign["channel"] == "email"
 launched = campaign["launched_at"] is not None
-figures = campaigns.figures(db, claims, ws, cid)
+figures = campaign_results.figures(db, claims, ws, cid)
 money = campaign["currency"]
 
 
@@ -314,7 +314,7 @@ with tabs[1]:
 
 # -- attribution ----------------------------------------------------------------------------------
 with tabs[2]:
-    credited = campaigns.attributed(db, claims, ws, cid)
+    credited = campaign_results.attributed(db, claims, ws, cid)
     st.caption(f"Won deals: {amount(figures['deal_revenue'])} · sales: {amount(figures['order_revenue'])} "
                f"({figures['won_deals']} won of {figures['deals']} deals, {figures['orders']} sales).")
     for kind, rows, shape in (
@@ -334,7 +334,7 @@ with tabs[2]:
                                         format_func=str.capitalize) or "deal"
             search = st.text_input("Search", key="cmp_credit_search",
                                    placeholder="Deal title" if kind == "deal" else "Order number")
-            found = campaigns.attribution_choices(db, claims, ws, kind, search)
+            found = campaign_results.attribution_choices(db, claims, ws, kind, search)
             labels = {r["id"]: r["label"] + (" (credited here)" if r["campaign_id"] == cid else
                                              " (credited to another campaign)" if r["campaign_id"] else "")
                       for r in found}
@@ -342,10 +342,10 @@ with tabs[2]:
                                   format_func=lambda r: "Choose" if r is None else labels[r])
             credit_col, remove_col = st.columns(2)
             if record and credit_col.button("Credit to this campaign", key="cmp_credit", type="primary"):
-                if attempt(lambda: campaigns.attribute(db, claims, ws, kind, record, cid) or True):
+                if attempt(lambda: campaign_results.attribute(db, claims, ws, kind, record, cid) or True):
                     done(f"{kind.capitalize()} credited to the campaign.")
             if record and remove_col.button("Remove the credit", key="cmp_uncredit"):
-                if attempt(lambda: campaigns.attribute(db, claims, ws, kind, record, None) or True):
+                if attempt(lambda: campaign_results.attribute(db, claims, ws, kind, record, None) or True):
                     done(f"{kind.capitalize()} no longer credited to a campaign.")
 
 # -- details --------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from datetime import date, timedelta
 import plotly.graph_objects as go
 import streamlit as st
 
-from lib import campaigns, segments, templates
+from lib import campaign_results, campaigns, segments, templates
 from lib.workspaces import can_write
 from ui import session
 from ui.analytics import MARGIN, definition, plot_text, table_with_csv
@@ -56,7 +56,7 @@ if writer:
     with new_col.popover("New campaign", icon=":material/add:"):
         new_campaign_form()
 
-rows = campaigns.comparison(db, claims, ws)
+rows = campaign_results.comparison(db, claims, ws)
 if not rows:
     st.info("No campaigns yet. " + ("Create one with **New campaign**: an email to a segment, or social posts, "
                                     "events and ads planned on the calendar. " if writer else "")
