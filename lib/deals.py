@@ -15,14 +15,17 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from lib import versioned
 from lib.db import Claims, Database
-from lib.errors import ConflictError, FormErrors, UserError
+from lib.errors import FormErrors, UserError
 from lib.text import md_escape
 from lib.validation import clean_date, clean_name, clean_number, collect, optional_text
 
 CARDS_PER_COLUMN = 50
 DEAL_FIELDS = ("title", "contact_id", "company_id", "value", "currency", "expected_close_date", "owner_id",
                "pipeline_id", "stage_id", "source")
+AGENTS_ONLY = "Your role cannot change deals; agents and above can."
+ADMINS_ONLY = "Only owners and admins can change pipelines and stages."
 
 
 def pipelines(db: Database, claims: Claims, workspace_id: str) -> list[dict]:
@@ -90,14 +93,28 @@ def clean(data: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
+def _refused(exc: psycopg.Error) -> UserError:
+    if isinstance(exc, psycopg.errors.InsufficientPrivilege):
+        return UserError(AGENTS_ONLY)
+    if isinstance(exc, (psycopg.errors.ForeignKeyViolation, psycopg.errors.CheckViolation)):
+        return UserError(md_escape(exc.diag.message_primary or "A linked record no longer exists."))
+    raise exc
+
+
 def _write(conn: psycopg.Connection, statement: str | sql.Composed, params: list) -> dict | None:
     try:
         with conn.transaction():
             return conn.execute(statement, params).fetchone()
-    except psycopg.errors.InsufficientPrivilege:
-        raise UserError("Your role cannot change deals; agents and above can.") from None
-    except (psycopg.errors.ForeignKeyViolation, psycopg.errors.CheckViolation) as exc:
-        raise UserError(md_escape(exc.diag.message_primary or "A linked record no longer exists.")) from None
+    except psycopg.Error as exc:
+        raise _refused(exc) from None
+
+
+def _save(conn: psycopg.Connection, workspace_id: str, deal_id: str, values: dict, version: int) -> int:
+    return versioned.save(
+        conn, "deals", workspace_id, deal_id, version, values, what="deal", refused=_refused,
+        current=lambda: _get(conn, workspace_id, deal_id), denied=AGENTS_ONLY,
+        conflict=lambda now: f"Someone else changed this deal meanwhile: it is now in "
+                             f"“{md_escape(now['stage_name'])}”.")
 
 
 def create(db: Database, claims: Claims, workspace_id: str, data: dict[str, Any]) -> str:
@@ -137,28 +154,8 @@ def update(db: Database, claims: Claims, workspace_id: str, deal_id: str, data: 
     values = clean(data)
     if not values:
         return version
-    assignments = sql.SQL(", ").join(sql.SQL("{} = %s").format(sql.Identifier(k)) for k in values)
     with db.as_user(claims) as conn:
-        row = _write(
-            conn,
-            sql.SQL("update public.deals set {} where workspace_id = %s and id = %s and version = %s"
-                    " returning version").format(assignments),
-            [*values.values(), workspace_id, deal_id, version],
-        )
-        if row:
-            return row["version"]
-        current = _get(conn, workspace_id, deal_id)
-    _refused(current, version)
-    raise AssertionError("unreachable")
-
-
-def _refused(current: dict | None, version: int) -> None:
-    if current is None:
-        raise UserError("This deal no longer exists.")
-    if current["version"] == version:
-        raise UserError("Your role cannot change deals; agents and above can.")
-    raise ConflictError(
-        f"Someone else changed this deal meanwhile: it is now in “{md_escape(current['stage_name'])}”.", current)
+        return _save(conn, workspace_id, deal_id, values, version)
 
 
 def move(db: Database, claims: Claims, workspace_id: str, deal_id: str, stage_id: str, version: int, *,
@@ -175,7 +172,7 @@ def move(db: Database, claims: Claims, workspace_id: str, deal_id: str, stage_id
         ).fetchone()
         if stage is None:
             raise UserError("That stage is not part of this deal's pipeline.")
-        extra, params = "", []
+        values: dict[str, object] = {"stage_id": stage_id}
         if stage["kind"] == "won":
             try:
                 value = clean_number(won_value, "won value")
@@ -183,22 +180,12 @@ def move(db: Database, claims: Claims, workspace_id: str, deal_id: str, stage_id
                 raise FormErrors({"won_value": str(exc)}) from None
             if value is None or value < 0:
                 raise FormErrors({"won_value": "Enter the value the deal was won for."})
-            extra, params = ", value = %s", [value]
+            values["value"] = value
         elif stage["kind"] == "lost":
             if not lost_reason_id:
                 raise FormErrors({"lost_reason_id": "Choose why the deal was lost."})
-            extra, params = ", lost_reason_id = %s", [lost_reason_id]
-        row = _write(
-            conn,
-            f"update public.deals set stage_id = %s{extra} where workspace_id = %s and id = %s and version = %s"
-            " returning version",
-            [stage_id, *params, workspace_id, deal_id, version],
-        )
-        if row:
-            return row["version"]
-        current = _get(conn, workspace_id, deal_id)
-    _refused(current, version)
-    raise AssertionError("unreachable")
+            values["lost_reason_id"] = lost_reason_id
+        return _save(conn, workspace_id, deal_id, values, version)
 
 
 @dataclass(frozen=True)
@@ -332,8 +319,14 @@ def _admin_write(conn: psycopg.Connection, statement: str, params: list) -> dict
     except psycopg.errors.InsufficientPrivilege:
         row = None
     if row is None:
-        raise UserError("Only owners and admins can change pipelines and stages.")
+        raise UserError(ADMINS_ONLY)
     return row
+
+
+def _admin_refused(exc: psycopg.Error) -> UserError:
+    if isinstance(exc, psycopg.errors.InsufficientPrivilege):
+        return UserError(ADMINS_ONLY)
+    raise exc
 
 
 def update_stage(db: Database, claims: Claims, workspace_id: str, stage_id: str, name: str, probability: object,
@@ -343,17 +336,10 @@ def update_stage(db: Database, claims: Claims, workspace_id: str, stage_id: str,
     if errors:
         raise FormErrors(errors)
     with db.as_user(claims) as conn:
-        row = conn.execute(
-            "update public.stages set name = %s, probability = %s, rotting_days = %s"
-            " where workspace_id = %s and id = %s and version = %s returning id",
-            [values["name"], probability_value, rotting, workspace_id, stage_id, version],
-        ).fetchone()
-        if row:
-            return
-        current = conn.execute("select version from public.stages where id = %s", [stage_id]).fetchone()
-    if current is None or current["version"] == version:
-        raise UserError("Only owners and admins can change pipelines and stages.")
-    raise ConflictError("Someone else changed this stage meanwhile; look again.", current)
+        versioned.save(conn, "stages", workspace_id, stage_id, version,
+                       {"name": values["name"], "probability": probability_value, "rotting_days": rotting},
+                       what="stage", refused=_admin_refused, denied=ADMINS_ONLY,
+                       conflict="Someone else changed this stage meanwhile; look again.")
 
 
 def delete_stage(db: Database, claims: Claims, workspace_id: str, stage_id: str, move_to: str | None = None) -> int:
@@ -463,22 +449,9 @@ def rename_pipeline(db: Database, claims: Claims, workspace_id: str, pipeline_id
     """Rename a pipeline if nobody changed it since `version`; returns the new version."""
     with db.as_user(claims) as conn:
         clean_title = _pipeline_name(conn, workspace_id, name, exclude_id=pipeline_id)
-        try:
-            with conn.transaction():
-                row = conn.execute(
-                    "update public.pipelines set name = %s where workspace_id = %s and id = %s and version = %s"
-                    " returning version",
-                    [clean_title, workspace_id, pipeline_id, version],
-                ).fetchone()
-        except psycopg.errors.InsufficientPrivilege:
-            row = None
-        if row:
-            return row["version"]
-        current = conn.execute("select version from public.pipelines where workspace_id = %s and id = %s",
-                               [workspace_id, pipeline_id]).fetchone()
-    if current is None or current["version"] == version:
-        raise UserError("Only owners and admins can change pipelines and stages.")
-    raise ConflictError("Someone else changed this pipeline meanwhile; look again.", current)
+        return versioned.save(conn, "pipelines", workspace_id, pipeline_id, version, {"name": clean_title},
+                              what="pipeline", refused=_admin_refused, denied=ADMINS_ONLY,
+                              conflict="Someone else changed this pipeline meanwhile; look again.")
 
 
 def delete_pipeline(db: Database, claims: Claims, workspace_id: str, pipeline_id: str, move_to: str | None = None) -> int:

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import psycopg
 
+from lib import versioned
 from lib.db import Claims, Database
-from lib.errors import ConflictError, FormErrors, UserError
+from lib.errors import FormErrors, UserError
 from lib.text import md_escape
 from lib.validation import clean_name, collect
 
@@ -148,33 +149,26 @@ def update(db: Database, claims: Claims, workspace_id: str, article_id: str, ver
     """Save an edit made on `version`; ConflictError when someone saved a newer one first."""
     values = clean(title, body, status)
     return _update(db, claims, workspace_id, article_id, version,
-                   "category_id = %s, title = %s, body = %s, status = %s",
-                   [category_id or None, values["title"], values["body"], values["status"]])
+                   {"category_id": category_id or None, "title": values["title"], "body": values["body"],
+                    "status": values["status"]})
 
 
 def publish(db: Database, claims: Claims, workspace_id: str, article_id: str, version: int) -> int:
-    return _update(db, claims, workspace_id, article_id, version, "status = %s", ["published"])
+    return _update(db, claims, workspace_id, article_id, version, {"status": "published"})
 
 
 def unpublish(db: Database, claims: Claims, workspace_id: str, article_id: str, version: int) -> int:
-    return _update(db, claims, workspace_id, article_id, version, "status = %s", ["draft"])
+    return _update(db, claims, workspace_id, article_id, version, {"status": "draft"})
 
 
-def _update(db: Database, claims: Claims, workspace_id: str, article_id: str, version: int, assignments: str,
-            params: list) -> int:
+def _update(db: Database, claims: Claims, workspace_id: str, article_id: str, version: int, values: dict) -> int:
     with db.as_user(claims) as conn:
-        row = _write(conn, f"update public.kb_articles set {assignments}"  # noqa: S608 (fixed assignments)
-                           " where workspace_id = %s and id = %s and version = %s returning version",
-                     [*params, workspace_id, article_id, version])
-        if row:
-            return row["version"]
-        current = _get(conn, workspace_id, article_id)
-    if current is None:
-        raise UserError("This article no longer exists.")
-    if current["version"] == version:
-        raise UserError("Your role cannot change the knowledge base; agents and above can.")
-    raise ConflictError(f"Someone else changed “{md_escape(current['title'])}” meanwhile; "
-                        "reload it to see their version.", current)
+        return versioned.save(
+            conn, "kb_articles", workspace_id, article_id, version, values, what="article", refused=_refused,
+            current=lambda: _get(conn, workspace_id, article_id),
+            denied="Your role cannot change the knowledge base; agents and above can.",
+            conflict=lambda now: f"Someone else changed “{md_escape(now['title'])}” meanwhile; "
+                                 "reload it to see their version.")
 
 
 def delete(db: Database, claims: Claims, workspace_id: str, article_id: str) -> None:

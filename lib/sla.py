@@ -16,6 +16,7 @@ from functools import lru_cache
 
 import psycopg
 
+from lib import versioned
 from lib.db import Claims, Database
 from lib.errors import ConflictError, FormErrors, UserError
 from lib.text import md_escape
@@ -99,37 +100,25 @@ def _describe(policy: dict) -> str:
             f"{format_duration(policy['resolution_minutes'])}, {clock}")
 
 
+def _refused(exc: psycopg.Error) -> UserError:
+    if isinstance(exc, psycopg.errors.InsufficientPrivilege):
+        return UserError(ADMINS_ONLY)
+    raise exc
+
+
 def _save_policy(conn: psycopg.Connection, workspace_id: str, policy_id: str, values: dict, version: int) -> int:
-    assignments = ", ".join(f"{column} = %({column})s" for column in values)
-    row = conn.execute(
-        f"update public.sla_policies set {assignments}"  # noqa: S608 (column names from a fixed set)
-        " where workspace_id = %(ws)s and id = %(id)s and version = %(version)s returning version",
-        {**values, "ws": workspace_id, "id": policy_id, "version": version}).fetchone()
-    if row:
-        return row["version"]
-    current = conn.execute("select * from public.sla_policies where workspace_id = %s and id = %s",
-                           [workspace_id, policy_id]).fetchone()
-    if current is None:
-        raise UserError("This SLA policy no longer exists.")
-    if current["version"] == version:
-        raise UserError(ADMINS_ONLY)
-    raise ConflictError(f"Someone else changed the {current['priority']} SLA targets meanwhile "
-                        f"(now {_describe(current)}).", current)
-
-
-def _write(action):
-    try:
-        return action()
-    except psycopg.errors.InsufficientPrivilege as exc:
-        raise UserError(ADMINS_ONLY) from exc
+    return versioned.save(
+        conn, "sla_policies", workspace_id, policy_id, version, values, what="SLA policy", refused=_refused,
+        denied=ADMINS_ONLY,
+        conflict=lambda now: f"Someone else changed the {now['priority']} SLA targets meanwhile "
+                             f"(now {_describe(now)}).")
 
 
 def set_business_hours(db: Database, claims: Claims, workspace_id: str, policy_id: str, business_hours: bool,
                        version: int) -> int:
     """Count a policy's targets in business hours (True) or calendar time; returns the new version."""
     with db.as_user(claims) as conn:
-        return _write(lambda: _save_policy(conn, workspace_id, policy_id,
-                                           {"business_hours": bool(business_hours)}, version))
+        return _save_policy(conn, workspace_id, policy_id, {"business_hours": bool(business_hours)}, version)
 
 
 def save_policies(db: Database, claims: Claims, workspace_id: str, changes: dict[str, dict]) -> int:
@@ -155,7 +144,7 @@ def save_policies(db: Database, claims: Claims, workspace_id: str, changes: dict
     with db.as_user(claims) as conn:
         with conn.transaction():
             for policy_id, (values, version) in cleaned.items():
-                _write(lambda: _save_policy(conn, workspace_id, policy_id, values, version))
+                _save_policy(conn, workspace_id, policy_id, values, version)
     return len(cleaned)
 
 

@@ -14,8 +14,9 @@ from typing import Any
 
 import psycopg
 
+from lib import versioned
 from lib.db import Claims, Database
-from lib.errors import ConflictError, FormErrors, UserError
+from lib.errors import FormErrors, UserError
 from lib.text import md_escape
 from lib.validation import clean_name, collect, optional_text
 
@@ -135,36 +136,28 @@ def _get(conn: psycopg.Connection, workspace_id: str, ticket_id: str) -> dict | 
                         [workspace_id, ticket_id]).fetchone()
 
 
-def _update(db: Database, claims: Claims, workspace_id: str, ticket_id: str, assignments: str, params: list,
-            version: int) -> int:
+def _update(db: Database, claims: Claims, workspace_id: str, ticket_id: str, values: dict, version: int) -> int:
     with db.as_user(claims) as conn:
-        row = _write(conn, f"update public.tickets set {assignments}"  # noqa: S608 (fixed assignments)
-                           " where workspace_id = %s and id = %s and version = %s returning version",
-                     [*params, workspace_id, ticket_id, version])
-        if row:
-            return row["version"]
-        current = _get(conn, workspace_id, ticket_id)
-    if current is None:
-        raise UserError("This ticket no longer exists.")
-    if current["version"] == version:
-        raise UserError("Your role cannot change tickets; agents and above can.")
-    raise ConflictError(
-        f"Someone else changed {display_number(current['number'])} meanwhile "
-        f"(now {STATUS_LABELS[current['status']].lower()}, {current['priority']}).", current)
+        return versioned.save(
+            conn, "tickets", workspace_id, ticket_id, version, values, what="ticket", refused=_refused,
+            current=lambda: _get(conn, workspace_id, ticket_id),
+            denied="Your role cannot change tickets; agents and above can.",
+            conflict=lambda now: f"Someone else changed {display_number(now['number'])} meanwhile "
+                                 f"(now {STATUS_LABELS[now['status']].lower()}, {now['priority']}).")
 
 
 def set_status(db: Database, claims: Claims, workspace_id: str, ticket_id: str, status: str, version: int) -> int:
     """Change the status; transitions not allowed are refused with a message naming both."""
     if status not in STATUSES:
         raise FormErrors({"status": "Choose a status."})
-    return _update(db, claims, workspace_id, ticket_id, "status = %s", [status], version)
+    return _update(db, claims, workspace_id, ticket_id, {"status": status}, version)
 
 
 def set_priority(db: Database, claims: Claims, workspace_id: str, ticket_id: str, priority: str, version: int) -> int:
     """Change the priority; the SLA due times follow the new priority's targets."""
     if priority not in PRIORITIES:
         raise FormErrors({"priority": "Choose a priority."})
-    return _update(db, claims, workspace_id, ticket_id, "priority = %s", [priority], version)
+    return _update(db, claims, workspace_id, ticket_id, {"priority": priority}, version)
 
 
 def assign(db: Database, claims: Claims, workspace_id: str, ticket_id: str, assignee_id: str | None, version: int) -> int:
@@ -173,7 +166,7 @@ def assign(db: Database, claims: Claims, workspace_id: str, ticket_id: str, assi
             if not conn.execute("select 1 from public.workspace_members where workspace_id = %s and user_id = %s",
                                 [workspace_id, assignee_id]).fetchone():
                 raise FormErrors({"assignee_id": "Assign the ticket to a member of this workspace."})
-    return _update(db, claims, workspace_id, ticket_id, "assignee_id = %s", [assignee_id or None], version)
+    return _update(db, claims, workspace_id, ticket_id, {"assignee_id": assignee_id or None}, version)
 
 
 def reply(db: Database, claims: Claims, workspace_id: str, ticket_id: str, body: str, *, public: bool = True,
@@ -452,24 +445,10 @@ def create_canned(db: Database, claims: Claims, workspace_id: str, title: str, b
 def update_canned(db: Database, claims: Claims, workspace_id: str, canned_id: str, title: str, body: str,
                   version: int) -> int:
     values = _clean_canned(title, body)
-    try:
-        with db.as_user(claims) as conn:
-            row = conn.execute(
-                "update public.canned_responses set title = %s, body = %s"
-                " where workspace_id = %s and id = %s and version = %s returning version",
-                [values["title"], values["body"], workspace_id, canned_id, version]).fetchone()
-            current = None if row else conn.execute(
-                "select * from public.canned_responses where workspace_id = %s and id = %s",
-                [workspace_id, canned_id]).fetchone()
-    except psycopg.Error as exc:
-        raise _canned_refused(exc) from exc
-    if row:
-        return row["version"]
-    if current is None:
-        raise UserError("This canned response no longer exists.")
-    if current["version"] == version:
-        raise UserError("Your role cannot change canned responses; agents and above can.")
-    raise ConflictError("Someone else changed this canned response meanwhile.", current)
+    with db.as_user(claims) as conn:
+        return versioned.save(conn, "canned_responses", workspace_id, canned_id, version, values,
+                              what="canned response", refused=_canned_refused,
+                              denied="Your role cannot change canned responses; agents and above can.")
 
 
 def delete_canned(db: Database, claims: Claims, workspace_id: str, canned_id: str) -> None:

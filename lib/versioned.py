@@ -17,11 +17,14 @@ from lib.errors import ConflictError, UserError
 
 def save(conn: psycopg.Connection, table: str, workspace_id: str, record_id: str, version: int,
          values: dict[str, object], *, what: str, refused: Callable[[psycopg.Error], Exception],
-         current: Callable[[], dict | None] | None = None) -> int:
+         current: Callable[[], dict | None] | None = None, conflict: str | Callable[[dict], str] | None = None,
+         denied: str | None = None) -> int:
     """`update public.<table> set <values>` where the row is still at `version`; returns the new version.
 
     `refused` turns a database refusal into the user's message; `current` reads the row as the
-    screen shows it (default: the table's columns).
+    screen shows it (default: the table's columns). `conflict` replaces the "someone else changed
+    this <what>" message (a callable gets the stored row), `denied` the message for a role that
+    row-level security kept from the row (default: agents and above may change it).
     """
     statement = sql.SQL(
         "update {table} set {assignments} where workspace_id = %(_ws)s and id = %(_id)s and version = %(_version)s"
@@ -41,5 +44,7 @@ def save(conn: psycopg.Connection, table: str, workspace_id: str, record_id: str
     if now is None:
         raise UserError(f"This {what} no longer exists.")
     if now["version"] == version:  # still there, unchanged: row-level security kept this role from it
-        raise UserError(f"Your role cannot change this {what}; agents and above can.")
-    raise ConflictError(f"Someone else changed this {what} meanwhile.", now)
+        raise UserError(denied or f"Your role cannot change this {what}; agents and above can.")
+    if conflict is None:
+        conflict = f"Someone else changed this {what} meanwhile."
+    raise ConflictError(conflict(now) if callable(conflict) else conflict, now)
