@@ -13,12 +13,14 @@ from __future__ import annotations
 from decimal import Decimal
 
 import psycopg
+from psycopg import sql
 
 from lib import campaigns
 from lib.analytics.common import SALE  # what counts as a sale: as in every sales figure
 from lib.db import Claims, Database
 from lib.errors import FormErrors, UserError
 from lib.validation import is_uuid
+
 
 def roi(revenue: Decimal | float | None, cost: Decimal | float | None) -> float | None:
     """(revenue − cost) / cost; None without a cost."""
@@ -35,14 +37,14 @@ ATTRIBUTABLE = {"deal": "deals", "order": "orders"}
 
 
 def attribute(db: Database, claims: Claims, workspace_id: str, kind: str, record_id: str,
-              campaign_id: str | None) -> None:
-    """Credit a deal or an order to a campaign (None: to none). A won deal or a sale of one of the
-    campaign's members marks that member converted."""
+              campaign_id: str | None) -> int:
+    """Credit a deal or an order to a campaign (None: to none); returns the record's new version.
+    A won deal or a sale of one of the campaign's members marks that member converted, now or
+    when it is won or sold later (private.convert_campaign_member)."""
     if kind not in ATTRIBUTABLE:
         raise UserError("Only deals and orders can be attributed to a campaign.")
     if campaign_id is not None and not is_uuid(campaign_id):
         raise FormErrors({"campaign_id": "Choose a campaign."})
-    table = ATTRIBUTABLE[kind]
     with db.as_user(claims) as conn:
         try:
             with conn.transaction():
@@ -50,20 +52,14 @@ def attribute(db: Database, claims: Claims, workspace_id: str, kind: str, record
                                                 [workspace_id, campaign_id]).fetchone() is None:
                     raise FormErrors({"campaign_id": "That campaign does not exist in this workspace."})
                 row = conn.execute(
-                    f"update public.{table} set campaign_id = %s where workspace_id = %s and id = %s"
-                    " returning contact_id, status", [campaign_id, workspace_id, record_id]).fetchone()
+                    sql.SQL("update {} set campaign_id = %s where workspace_id = %s and id = %s returning version")
+                    .format(sql.Identifier("public", ATTRIBUTABLE[kind])),
+                    [campaign_id, workspace_id, record_id]).fetchone()
                 if row is None:
                     raise UserError(f"This {kind} does not exist (any more), or your role cannot change it.")
-                success = row["status"] == "won" if kind == "deal" else row["status"] in (
-                    "confirmed", "shipped", "invoiced", "paid")
-                if campaign_id and success and row["contact_id"]:
-                    conn.execute(
-                        "update public.campaign_members set status = 'converted', converted_at = coalesce(converted_at,"
-                        " now()) where workspace_id = %s and campaign_id = %s and contact_id = %s"
-                        " and status not in ('excluded', 'unsubscribed', 'converted')",
-                        [workspace_id, campaign_id, row["contact_id"]])
         except psycopg.Error as exc:
             raise campaigns.refused(exc) from exc
+    return row["version"]
 
 
 def attribution_choices(db: Database, claims: Claims, workspace_id: str, kind: str, search: str = "",

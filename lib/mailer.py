@@ -343,15 +343,16 @@ class Worker:
                 return url
             return email_clicks.tracked(signer, self.public_url, row["id"], url)
 
-        # Templates place the link themselves (lib/templates.py renders {{ unsubscribe_url }} or adds
-        # a footer); a body with no link at all, or with UNSUBSCRIBE_URL_MARK, gets this contact's.
+        # Templates place UNSUBSCRIBE_URL_MARK where the link goes (lib/templates.py renders it for
+        # {{ unsubscribe_url }} or in a footer); a body without this contact's link after that (a
+        # template that shows it only under a condition, say) gets it in a footer all the same.
         text = email_clicks.rewrite_text(row["body_text"], wrap).replace(UNSUBSCRIBE_URL_MARK, unsub)
-        if "?unsubscribe=" not in text:
+        if unsub not in text:
             text = f"{text.rstrip()}\n\n--\nTo stop receiving these emails: {unsub}\n"
         body = None
         if row["body_html"]:
             body = email_clicks.rewrite_html(row["body_html"], wrap).replace(UNSUBSCRIBE_URL_MARK, html.escape(unsub))
-            if "?unsubscribe=" not in body:
+            if html.escape(unsub) not in body:
                 footer = (f'<p style="font-size:12px;color:#666">To stop receiving these emails, '
                           f'<a href="{html.escape(unsub)}">unsubscribe</a>.</p>')
                 at = body.lower().rfind("</body>")
@@ -366,7 +367,7 @@ class Worker:
             ("From", formataddr((self.from_name or row.get("workspace_name") or "", self.from_address),
                                 charset="utf-8")),
             ("To", row["to_email"]),
-            ("Subject", row["subject"]),
+            ("Subject", row["subject"].replace(UNSUBSCRIBE_URL_MARK, unsub)),  # saved before subjects refused it
             ("Date", format_datetime(row["claimed_at"])),
             ("Message-ID", row["message_id"]),
         ]

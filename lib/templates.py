@@ -32,7 +32,7 @@ from jinja2.lexer import Token, TokenStream
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
 
-from lib import versioned
+from lib import mailer, versioned
 from lib.db import Claims, Database
 from lib.errors import FormErrors, UserError
 from lib.text import md_escape
@@ -140,6 +140,8 @@ def _check(source: str, field: str, errors: dict[str, str]) -> None:
     if unknown:
         errors[field] = ("Unknown merge field: " + ", ".join(md_escape("{{ " + u + " }}") for u in unknown)
                          + ". Use " + ", ".join(md_escape("{{ " + f + " }}") for f in MERGE_FIELDS) + ".")
+    elif field == "subject" and "unsubscribe_url" in _fields_used(ast)[0]:
+        errors[field] = md_escape("The unsubscribe link goes in the body, not the subject: move {{ unsubscribe_url }}.")
 
 
 def validate(subject: str, body: str) -> None:
@@ -194,8 +196,14 @@ def _bounded(chunks: Iterator[str]) -> str:
     return "".join(out)
 
 
+def _value(value: object) -> str:
+    """A merge value as text. A value can never be read as the mail worker's unsubscribe link
+    placeholder: a contact named "%%unsubscribe_url%%" stays that, not a link."""
+    return "" if value is None else str(value).replace("%%", "%\u200b%")
+
+
 def _plain(contact: dict) -> dict[str, str]:
-    values = {k: "" if contact.get(k) is None else str(contact.get(k)) for k in OBJECTS["contact"]}
+    values = {k: _value(contact.get(k)) for k in OBJECTS["contact"]}
     if not values["full_name"]:
         values["full_name"] = " ".join(v for v in (values["first_name"], values["last_name"]) if v)
     return values
@@ -212,7 +220,7 @@ class Compiled:
         self.needs_footer = "unsubscribe_url" not in names
 
     def render(self, contact: dict, workspace_name: str, unsubscribe_url: str) -> Rendered:
-        values = {"contact": _plain(contact), "workspace": {"name": str(workspace_name or "")}}
+        values = {"contact": _plain(contact), "workspace": {"name": _value(workspace_name)}}
         link = Markup('<a href="{0}">{0}</a>').format(unsubscribe_url)
         subject = " ".join(_bounded(self.subject.generate(**values, unsubscribe_url=unsubscribe_url)).split())
         text = _bounded(self.text.generate(**values, unsubscribe_url=unsubscribe_url))
@@ -349,7 +357,7 @@ def preview(db: Database, claims: Claims, workspace_id: str, subject: str, body:
     return _render_or_explain(subject, body, contact or SAMPLE_CONTACT, sender, preview_url(base_url))
 
 
-def test_send(db: Database, claims: Claims, workspace_id: str, subject: str, body: str, base_url: str,
+def test_send(db: Database, claims: Claims, workspace_id: str, subject: str, body: str,
               contact_id: str | None = None) -> str:
     """Queue ONE email of this template to the signed-in user (merge values from `contact_id`, else
     the user); the mail worker sends it. Returns the outbox row id."""
@@ -362,8 +370,8 @@ def test_send(db: Database, claims: Claims, workspace_id: str, subject: str, bod
             contact = {"first_name": first, "last_name": last, "full_name": name, "email": claims.email,
                        "company": ""}
         sender = workspace_name(conn, workspace_id)
-    email = _render_or_explain(subject, body, contact, sender, preview_url(base_url))
-    from lib.campaigns import message_id  # campaigns builds on this module
+    # As in a campaign email, the worker puts the link in (one that says it is a test).
+    email = _render_or_explain(subject, body, contact, sender, mailer.UNSUBSCRIBE_URL_MARK)
 
     with db.as_user(claims) as conn:
         try:
@@ -372,7 +380,7 @@ def test_send(db: Database, claims: Claims, workspace_id: str, subject: str, bod
                     "insert into public.outbox (workspace_id, to_email, subject, body_text, body_html, message_id)"
                     " values (%s, %s, %s, %s, %s, %s) returning id",
                     [workspace_id, claims.email, ("[Test] " + email.subject)[:MAX_SUBJECT], email.text, email.html,
-                     message_id(workspace_id)]).fetchone()
+                     mailer.new_message_id(workspace_id)]).fetchone()
         except psycopg.Error as exc:
             raise _refused(exc) from exc
     return str(row["id"])

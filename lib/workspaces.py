@@ -103,6 +103,8 @@ def overview(db: Database, claims: Claims, workspace_id: str) -> dict:
             # The defaults a workspace is born with (pipeline, stages, SLA targets…) are written in
             # its creating transaction, at its created_at: not news, so only its own rows show.
             " where a.workspace_id = %s and (a.changed_at > %s or a.table_name in ('workspaces', 'workspace_members'))"
+            # The mail worker's bookkeeping (two entries per email sent) would crowd out what people did.
+            " and not (a.changed_by is null and a.table_name in ('outbox', 'campaign_members'))"
             " order by a.changed_at desc, a.id desc limit 10",
             [workspace_id, head["created_at"]],
         ).fetchall()

@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 import psycopg
 import pytest
 
-from lib import audit, campaign_results, campaigns, mailer, orders, templates, unsubscribe, workspaces
+from lib import audit, campaign_results, campaigns, deals, mailer, orders, templates, unsubscribe, workspaces
 from lib.errors import ConflictError, FormErrors, UserError
 
 BASE = "https://crm.example.com"
@@ -120,11 +120,21 @@ def test_launch_and_sending_are_audited_per_campaign_and_statement(db, audience,
     entries = admin_conn.execute(
         "select table_name, row_id, action, changes from public.audit_log"
         " where workspace_id = %s and table_name in ('outbox', 'campaign_members') order by id", [ws]).fetchall()
-    assert [(e["table_name"], e["row_id"], e["action"], e["changes"]) for e in entries] == [
+    def shown(e: dict) -> tuple:
+        return e["table_name"], e["row_id"], e["action"], {k: v for k, v in e["changes"].items() if k != "contacts"}
+
+    assert [shown(e) for e in entries] == [
         ("campaign_members", campaign, "insert", {"rows": 8, "status": {"targeted": 4, "excluded": 4}}),
         ("outbox", campaign, "insert", {"rows": 4, "status": {"queued": 4}}),
         ("outbox", campaign, "update", {"rows": 4, "status": {"queued → sending": 4}}),
     ]
+    # Home's recent activity shows what people did, not the worker's bookkeeping.
+    recent = workspaces.overview(db, owner.claims, ws)["activity"]
+    assert [a["table_name"] for a in recent if a["table_name"] in ("outbox", "campaign_members")] == [
+        "outbox", "campaign_members"]  # the launch, by the owner; not the claim
+    # A statement of a few rows says whom it touched.
+    assert sorted(entries[0]["changes"]["contacts"]) == sorted(people.values())
+    assert sorted(entries[2]["changes"]["contacts"]) == sorted(people[k] for k in ("ann", "bob", "cy", "came_back"))
     assert [audit.describe(e) for e in entries] == [
         "added 8 campaign members (excluded: 4, targeted: 4)", "added 4 emails in the outbox (queued: 4)",
         "changed 4 emails in the outbox (queued → sending: 4)"]
@@ -135,6 +145,20 @@ def test_launch_and_sending_are_audited_per_campaign_and_statement(db, audience,
                               [ws]).fetchone()
     assert audit.describe(last) == "changed 1 campaign member (targeted → converted: 1)"
     assert last["changed_by"] is not None and str(last["changed_by"]) == owner.id
+    assert last["changes"]["contacts"] == [people["ann"]]
+    # An update that changes nothing is not news (a second click on a link sets what is set).
+    with db.as_user(owner.claims) as conn:
+        conn.execute("update public.campaign_members set status = status where campaign_id = %s", [campaign])
+    assert admin_conn.execute("select max(id) as id from public.audit_log where workspace_id = %s",
+                              [ws]).fetchone()["id"] == last["id"]
+    # Deleting the campaign: its emails stay, filed under the campaign they belonged to.
+    campaigns.set_status(db, owner.claims, ws, campaign, "cancelled", campaigns.get(db, owner.claims, ws, campaign)["version"])
+    with db.as_user(owner.claims) as conn:
+        conn.execute("delete from public.campaigns where id = %s", [campaign])
+    detached = admin_conn.execute(
+        "select row_id, changes from public.audit_log where workspace_id = %s and table_name = 'outbox'"
+        " and action = 'update' order by id desc limit 1", [ws]).fetchone()
+    assert detached["row_id"] == campaign and detached["changes"]["status"].get("campaign removed") == 4
 
 
 def test_launch_now_snapshots_and_queues_one_email_each(db, audience, admin_conn):
@@ -324,6 +348,30 @@ def test_roi_and_cost_per_lead_worked_by_hand(db, audience):
     assert campaign_results.cost_per_lead(Decimal("500"), 2) == 250 and campaign_results.cost_per_lead(500, 0) is None
     attributed = campaign_results.attributed(db, owner.claims, ws, campaign)
     assert len(attributed["deals"]) == 1 and len(attributed["orders"]) == 2
+
+
+def test_credit_first_convert_when_won_or_sold(db, audience):
+    """Crediting an open deal or a draft order, then winning or confirming it, converts the member."""
+    owner, ws, people, segment, template = audience
+    campaign = _campaign(db, owner, ws, segment, template)
+    campaigns.launch(db, owner.claims, ws, campaign)
+    deal = deals.create(db, owner.claims, ws, {"title": "Bikes for Ann", "value": "800", "contact_id": people["ann"]})
+    campaign_results.attribute(db, owner.claims, ws, "deal", deal, campaign)
+    draft = orders.create_order(db, owner.claims, ws, {"contact_id": people["cy"], "currency": "EUR", "lines": [
+        {"description": "Goods", "quantity": "1", "unit_price": "40"}]})
+    campaign_results.attribute(db, owner.claims, ws, "order", draft["id"], campaign)
+
+    def status(who: str) -> str:
+        return next(m["status"] for m in campaigns.members(db, owner.claims, ws, campaign)
+                    if str(m["contact_id"]) == people[who])
+
+    assert (status("ann"), status("cy")) == ("targeted", "targeted")
+    won = next(s["id"] for s in deals.stage_path(db, owner.claims, ws, deal) if s["kind"] == "won")
+    deals.move(db, owner.claims, ws, deal, won, deals.get(db, owner.claims, ws, deal)["version"], won_value="750")
+    orders.set_status(db, owner.claims, ws, draft["id"], "confirmed", orders.get(db, owner.claims, ws, draft["id"])["version"])
+    assert (status("ann"), status("cy")) == ("converted", "converted")
+    figures = campaign_results.figures(db, owner.claims, ws, campaign)
+    assert figures["revenue"] == Decimal("790.00") and figures["leads"] == 2
 
 
 def test_leads_count_deal_contacts_and_marked_members_once(db, audience):

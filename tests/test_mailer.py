@@ -19,7 +19,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 from streamlit.testing.v1 import AppTest
 
-from lib import activities, email_clicks, mailer, unsubscribe
+from lib import activities, email_clicks, mailer, templates, unsubscribe
 from lib.config import ConfigError, load_settings
 from lib.customers import CONTACT
 from lib.errors import UserError
@@ -174,6 +174,37 @@ def test_a_body_that_places_the_unsubscribe_link_gets_no_second_one(db, shop, se
     text = body(box.messages[0])
     assert text.count("?unsubscribe=") == 2 and "To stop receiving" not in text
     assert "%%unsubscribe_url%%" not in text and "http://crm.test/?unsubscribe=x" in text  # never click-tracked
+
+
+def test_someone_elses_unsubscribe_text_does_not_replace_this_contacts_link(db, shop, server, box):
+    """A body whose only "?unsubscribe=" comes from a merge value (or a template that shows the link
+    only under a condition) still gets this contact's link; a contact cannot name themselves into
+    the placeholder either."""
+    email = templates.render("Hi", "Hello {{ contact.first_name }}"
+                             "{% if contact.company %} Leave: {{ unsubscribe_url }}{% endif %}",
+                             {"first_name": "x?unsubscribe=y %%unsubscribe_url%%", "company": None}, "Shop",
+                             mailer.UNSUBSCRIBE_URL_MARK)
+    assert mailer.UNSUBSCRIBE_URL_MARK not in email.text + email.html
+    with db.as_user(shop.owner.claims) as conn:
+        conn.execute(
+            "insert into public.outbox (workspace_id, campaign_id, contact_id, to_email, subject, body_text, body_html,"
+            " message_id) values (%s, %s, %s, 'reader1@x.test', 'Hi', %s, %s, %s)",
+            [shop.ws, shop.campaign, shop.contacts[0], email.text, email.html, mailer.new_message_id(shop.ws)])
+    shop.worker(server.port).run_once()
+    msg = box.messages[0]
+    link = msg["List-Unsubscribe"].strip("<>")
+    text, html = body(msg), body(msg, "html")
+    assert f"To stop receiving these emails: {link}" in text and link.replace("&", "&amp;") in html
+    assert text.count(link) == 1  # only in the footer, never where the contact's name was
+
+
+def test_a_test_send_carries_a_test_link_and_no_second_footer(db, shop, server, box):
+    templates.test_send(db, shop.owner.claims, shop.ws, "Hi", "Body without a link")
+    shop.worker(server.port).run_once()
+    msg = box.messages[0]
+    text = body(msg)
+    assert msg["Subject"] == "[Test] Hi" and "List-Unsubscribe" not in msg
+    assert text.count("?unsubscribe=") == 1 and f"{PUBLIC}/?unsubscribe=test-send" in text
 
 
 def test_non_ascii_text_long_lines_and_leading_dots_arrive_intact(db, shop, server, box):

@@ -81,6 +81,9 @@ def test_unknown_fields_and_syntax_errors_are_reported_with_lines():
     assert caught.value.errors["body"].startswith("Line 3")
     templates.validate("Hi {{ contact.first_name | upper }}",
                        "{% if contact.company %}At {{ contact.company }}{% else %}Hello{% endif %}")
+    with pytest.raises(FormErrors) as caught:  # the worker signs the link in the body only
+        templates.validate("News {{ unsubscribe_url }}", "Hello")
+    assert set(caught.value.errors) == {"subject"} and "goes in the body" in caught.value.errors["subject"]
 
 
 def test_footer_carries_the_unsubscribe_link_when_the_body_lacks_it():
@@ -140,15 +143,14 @@ def test_preview_uses_the_contact_and_escapes(db, shop):
 
 def test_test_send_queues_one_email_to_oneself(db, shop, admin_conn):
     owner, ws, contact = shop
-    outbox_id = templates.test_send(db, owner.claims, ws, "Hi {{ contact.first_name }}", "Body {{ workspace.name }}",
-                                    "https://crm.example.com")
+    outbox_id = templates.test_send(db, owner.claims, ws, "Hi {{ contact.first_name }}", "Body {{ workspace.name }}")
     rows = admin_conn.execute("select * from public.outbox where workspace_id = %s", [ws]).fetchall()
     assert len(rows) == 1 and str(rows[0]["id"]) == outbox_id
     row = rows[0]
     assert row["to_email"] == owner.email and row["status"] == "queued" and row["contact_id"] is None
     assert row["subject"] == "[Test] Hi Olive" and "Body Template Shop" in row["body_text"]
     assert row["message_id"].startswith("<") and row["message_id"].endswith(">")
-    templates.test_send(db, owner.claims, ws, "Hi {{ contact.first_name }}", "x", "https://crm.example.com", contact)
+    templates.test_send(db, owner.claims, ws, "Hi {{ contact.first_name }}", "x", contact)
     assert admin_conn.execute("select count(*) as n from public.outbox where workspace_id = %s and subject ="
                               " '[Test] Hi <b>Zoë</b>'", [ws]).fetchone()["n"] == 1
 

@@ -52,9 +52,10 @@ def show_email(email: Rendered, key: str) -> None:
 
 
 def campaign_credit(db: Database, claims: Claims, ws: str, kind: str, record: dict, writer: bool,
-                    before_rerun: Callable[[], None] | None = None) -> None:
+                    saved: Callable[[int], None] | None = None) -> None:
     """The campaign a deal or an order is credited to (a link to it), and for writers a picker to
-    credit another one or none. Nothing at all while the workspace has no campaign."""
+    credit another one or none; `saved(new_version)` runs after a change. Nothing at all while
+    the workspace has no campaign."""
     options = {c["id"]: c for c in campaigns.choices(db, claims, ws)}
     current = str(record["campaign_id"]) if record.get("campaign_id") else None
     if not options and current is None:
@@ -64,22 +65,33 @@ def campaign_credit(db: Database, claims: Claims, ws: str, kind: str, record: di
     if current in options:
         left.page_link("views/campaign.py", label=f"Campaign: {md_escape(options[current]['name'])}",
                        icon=":material/campaign:", query_params={"campaign": current})
-    else:
-        left.caption(f"Not credited to a campaign. Crediting one counts this {kind} in its revenue and ROI.")
+    elif writer:
+        left.caption(f"Not credited to a campaign. A credited {kind} counts in the campaign's revenue and ROI once "
+                     + ("won." if kind == "deal" else "sold (confirmed or later)."))
     if not writer:
         return
+
+    def label(i: str) -> str:
+        c = options[i]
+        return f"{c['name']} · {campaigns.CHANNELS[c['channel']]} · {campaigns.STATUSES[c['status']]} · {c['currency']}"
+
     with right.popover("Change campaign" if current else "Credit a campaign", icon=":material/campaign:"):
         slots = FieldSlots()
         ids = ["", *options]  # "": none (a None option reads as "nothing chosen" to Streamlit)
-        picked = st.selectbox(
-            "Campaign", ids, index=ids.index(current) if current in ids else 0, key=f"{kind}_campaign_{rid}",
-            format_func=lambda i: "No campaign" if not i else
-            f"{options[i]['name']} · {campaigns.CHANNELS[options[i]['channel']]} · {campaigns.STATUSES[options[i]['status']]}")
+        picked = st.selectbox("Campaign", ids, index=ids.index(current) if current in ids else 0,
+                              key=f"{kind}_campaign_{rid}", format_func=lambda i: label(i) if i else "No campaign")
         slots.under("campaign_id")
+        other_currency = bool(picked) and options[picked]["currency"] != record["currency"]
+        if other_currency:
+            st.caption(f"This {kind} is in {record['currency']} and the campaign in {options[picked]['currency']}: "
+                       "it is listed on the campaign but not added to its revenue.")
         if st.button("Save", type="primary", key=f"{kind}_campaign_save_{rid}"):
-            if attempt(lambda: campaign_results.attribute(db, claims, ws, kind, rid, picked or None) or True, slots):
-                if before_rerun:
-                    before_rerun()
-                st.session_state.flash = (f"Credited to {options[picked]['name']}." if picked
-                                          else "No campaign credited any more.")
+            version = attempt(lambda: campaign_results.attribute(db, claims, ws, kind, rid, picked or None), slots)
+            if version is not None:
+                if saved:
+                    saved(version)
+                name = md_escape(options[picked]["name"]) if picked else ""
+                st.session_state.flash = (f"Credited to {name}." + (" Different currency: not added to its revenue."
+                                                                    if other_currency else "")
+                                          if picked else "No campaign credited any more.")
                 st.rerun()

@@ -105,8 +105,16 @@ if deal.get("contact_id"):
 if deal.get("company_id"):
     links[1].page_link("views/customer.py", label=md_escape(deal["company_name"] or "Company"), icon=":material/domain:",
                        query_params={"customer": str(deal["company_id"])})
-campaign_credit(db, claims, ws, "deal", deal, writer,
-                before_rerun=lambda: _reset_form(details_prefix))  # the details form reloads the newer version
+
+
+def _credited(version: int) -> None:
+    """Crediting a campaign bumps the deal's version; an editor that was up to date stays so
+    (whatever is typed in it is kept: the campaign is not one of its fields)."""
+    if st.session_state.get(f"{details_prefix}_version") == deal["version"]:
+        st.session_state[f"{details_prefix}_version"] = version
+
+
+campaign_credit(db, claims, ws, "deal", deal, writer, saved=_credited)
 
 
 # -- stage path and moving -----------------------------------------------------------------

@@ -120,7 +120,7 @@ with preview_col:
         st.caption(f"A test goes to you ({md_escape(user.email)}) with the preview's merge values; "
                    "the mail worker sends it.")
         if st.button("Send me a test", icon=":material/send:", key="tpl_test_send"):
-            if attempt(lambda: templates.test_send(db, claims, ws, subject, body, public_url(rt), contact_id),
+            if attempt(lambda: templates.test_send(db, claims, ws, subject, body, contact_id),
                        slots):
                 st.toast(f"Test email queued for {user.email}.", icon=":material/outgoing_mail:")
     else:

@@ -48,10 +48,10 @@ if order["country"]:
 st.markdown(" · ".join(facts))
 links = st.columns(3)
 if order["company_id"]:
-    links[0].page_link("views/customer.py", label=order["company_name"], icon=":material/domain:",
+    links[0].page_link("views/customer.py", label=md_escape(order["company_name"]), icon=":material/domain:",
                        query_params={"customer": str(order["company_id"])})
 if order["contact_id"]:
-    links[1].page_link("views/customer.py", label=order["contact_name"] or "Contact", icon=":material/person:",
+    links[1].page_link("views/customer.py", label=md_escape(order["contact_name"] or "Contact"), icon=":material/person:",
                        query_params={"customer": str(order["contact_id"])})
 if not order["company_id"] and not order["contact_id"]:
     links[0].caption("Anonymous sale (no customer).")
