@@ -42,31 +42,21 @@ create trigger convert_campaign_member_update after update on public.orders for 
              or old.campaign_id is distinct from new.campaign_id or old.contact_id is distinct from new.contact_id))
   execute function private.convert_campaign_member();
 
+-- The insert and delete triggers name their transition table alike (changed_rows), so one
+-- statement serves both; the update trigger compares old_rows with new_rows.
 create or replace function private.audit_by_campaign() returns trigger
 language plpgsql security definer set search_path = '' as $$
 begin
-  if tg_op = 'INSERT' then
+  if tg_op in ('INSERT', 'DELETE') then
     insert into public.audit_log (workspace_id, table_name, row_id, action, changed_by, changes)
-    select s.workspace_id, tg_table_name, s.campaign_id::text, 'insert', (select auth.uid()),
+    select s.workspace_id, tg_table_name, s.campaign_id::text, lower(tg_op), (select auth.uid()),
            jsonb_strip_nulls(jsonb_build_object(
              'rows', sum(s.n), 'status', jsonb_object_agg(s.move, s.n),
              'contacts', case when sum(s.n) <= 20 then jsonb_path_query_array(jsonb_agg(s.contacts), '$[*][*]') end))
       from (select r.workspace_id, r.campaign_id, r.status as move, count(*) as n,
                    jsonb_agg(r.contact_id) filter (where r.total <= 20) as contacts
               from (select x.*, count(*) over (partition by x.workspace_id, x.campaign_id) as total
-                      from new_rows x) r
-             group by 1, 2, 3) s
-     group by s.workspace_id, s.campaign_id;
-  elsif tg_op = 'DELETE' then
-    insert into public.audit_log (workspace_id, table_name, row_id, action, changed_by, changes)
-    select s.workspace_id, tg_table_name, s.campaign_id::text, 'delete', (select auth.uid()),
-           jsonb_strip_nulls(jsonb_build_object(
-             'rows', sum(s.n), 'status', jsonb_object_agg(s.move, s.n),
-             'contacts', case when sum(s.n) <= 20 then jsonb_path_query_array(jsonb_agg(s.contacts), '$[*][*]') end))
-      from (select r.workspace_id, r.campaign_id, r.status as move, count(*) as n,
-                   jsonb_agg(r.contact_id) filter (where r.total <= 20) as contacts
-              from (select x.*, count(*) over (partition by x.workspace_id, x.campaign_id) as total
-                      from old_rows x) r
+                      from changed_rows x) r
              group by 1, 2, 3) s
      group by s.workspace_id, s.campaign_id;
   else
@@ -90,5 +80,20 @@ begin
      group by s.workspace_id, s.campaign_id;
   end if;
   return null;
+end
+$$;
+
+do $$
+declare
+  v_table text;
+begin
+  foreach v_table in array array['outbox', 'campaign_members'] loop
+    execute format('drop trigger audit_insert on public.%I', v_table);
+    execute format('drop trigger audit_delete on public.%I', v_table);
+    execute format('create trigger audit_insert after insert on public.%I referencing new table as changed_rows
+                      for each statement execute function private.audit_by_campaign()', v_table);
+    execute format('create trigger audit_delete after delete on public.%I referencing old table as changed_rows
+                      for each statement execute function private.audit_by_campaign()', v_table);
+  end loop;
 end
 $$;
