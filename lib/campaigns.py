@@ -26,7 +26,7 @@ from lib import mailer, segments, templates, versioned
 from lib.db import Claims, Database
 from lib.errors import ConflictError, FormErrors, UserError
 from lib.text import md_escape
-from lib.validation import clean_date, clean_name, collect, is_uuid, optional_text
+from lib.validation import clean_currency, clean_date, clean_name, collect, is_uuid, optional_text
 
 CHANNELS = {"email": "Email", "social": "Social", "event": "Event", "ads": "Ads", "other": "Other"}
 POST_CHANNELS = ("social", "event", "ads", "other")
@@ -87,13 +87,6 @@ def _money(value: object, what: str) -> Decimal | None:
     return number
 
 
-def _currency(value: object) -> str:
-    text = str(value or "").strip().upper()
-    if len(text) != 3 or not text.isalpha():
-        raise ValueError("Use a three-letter currency code such as EUR, GBP or USD.")
-    return text
-
-
 def _choice(value: object, options: dict | tuple, what: str) -> str:
     if value not in options:
         raise ValueError(f"Choose a {what}.")
@@ -116,7 +109,7 @@ def clean_campaign(data: dict) -> dict:
         "ends_on": (clean_date, data.get("ends_on"), "end date"),
         "budget": (_money, data.get("budget"), "budget"),
         "actual_cost": (_money, data.get("actual_cost"), "actual cost"),
-        "currency": (_currency, data.get("currency") or "EUR"),
+        "currency": (clean_currency, data.get("currency") or "EUR"),
         "segment_id": (_ref, data.get("segment_id"), "segment"),
         "template_id": (_ref, data.get("template_id"), "template"),
         "description": (optional_text, data.get("description"), "description", 10000),

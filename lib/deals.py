@@ -19,7 +19,7 @@ from lib import versioned
 from lib.db import Claims, Database
 from lib.errors import FormErrors, UserError
 from lib.text import md_escape
-from lib.validation import clean_date, clean_name, clean_number, collect, optional_text
+from lib.validation import clean_currency, clean_date, clean_name, clean_number, collect, optional_text
 
 CARDS_PER_COLUMN = 50
 DEAL_FIELDS = ("title", "contact_id", "company_id", "value", "currency", "expected_close_date", "owner_id",
@@ -53,13 +53,6 @@ def lost_reasons(db: Database, claims: Claims, workspace_id: str) -> dict[str, s
     return {str(r["id"]): r["name"] for r in rows}
 
 
-def _currency(value: object) -> str:
-    text = str(value or "EUR").strip().upper()
-    if len(text) != 3 or not text.isalpha():
-        raise ValueError("Use a three-letter currency code such as EUR or USD.")
-    return text
-
-
 def _amount(value: object) -> float:
     number = clean_number(value, "value")
     if number is None:
@@ -78,7 +71,7 @@ def clean(data: dict[str, Any]) -> dict[str, Any]:
     checks = {
         "title": (clean_name, data.get("title"), "deal title", 200),
         "value": (_amount, data.get("value")),
-        "currency": (_currency, data.get("currency")),
+        "currency": (clean_currency, data.get("currency") or "EUR"),
         "expected_close_date": (clean_date, data.get("expected_close_date"), "expected close date"),
         "source": (optional_text, data.get("source"), "source"),
         "contact_id": (_uuid_or_none, data.get("contact_id")),

@@ -60,7 +60,8 @@ from lib.csv_export import to_csv
 from lib.customers import CONTACT, FIELD_LABELS, KINDS, STAGE_LABELS, STAGES, Kind, kind_of
 from lib.db import Claims, Database
 from lib.errors import UserError
-from lib.validation import clean_bool, clean_country, clean_date, clean_number, clean_phone, clean_tags, clean_url
+from lib.validation import (clean_bool, clean_country, clean_currency, clean_date, clean_number, clean_phone, clean_tags,
+                            clean_url)
 
 Progress = Callable[[float, str], None]
 
@@ -1069,13 +1070,6 @@ def _amount(raw: str) -> float:
     return round(number, 2)
 
 
-def _currency(raw: str) -> str:
-    text = raw.strip().upper()
-    if not re.fullmatch(r"[A-Z]{3}", text):
-        raise ValueError(f"“{raw}” is not a three-letter currency code such as EUR or USD.")
-    return text
-
-
 def _date(raw: str) -> date:
     return clean_date(raw, "date")
 
@@ -1100,7 +1094,7 @@ class DealCleaner:
         first_open = next((s for s in stages if s["kind"] == "open"), stages[0] if stages else None)
         self.default_stage = (str(first_open["id"]), first_open["kind"]) if first_open else (None, None)
         self.unmapped: dict[str, str] = {}  # lower-cased -> as first met
-        checks = {"value": _amount, "currency": _currency, "expected_close_date": _date}
+        checks = {"value": _amount, "currency": clean_currency, "expected_close_date": _date}
         self.checks = {name: _cached(checks[name]) if name in checks else self._text(name) for name in self.index}
 
     @staticmethod
@@ -1322,7 +1316,7 @@ def run_deal_import(db: Database, claims: Claims, workspace_id: str, data: bytes
     progress = progress or _noop
     if currency:
         try:
-            currency = _currency(currency)
+            currency = clean_currency(currency)
         except ValueError as exc:
             raise UserError(f"Currency: {exc}") from None
     table = read_table(data, filename)

@@ -50,7 +50,7 @@ from lib.errors import UserError
 from lib.importer import (EMAIL_PATTERN, PREVIEW_ROWS, PROGRESS_EVERY, ImportResult, PreviewRow, Progress, Table,
                           _Abandon, _noop, _with_raw_values, data_rows, normalise_header,
                           read_table, unneutralise)
-from lib.validation import clean_country, clean_date, clean_number
+from lib.validation import clean_country, clean_currency, clean_date, clean_number
 
 ORDER = Kind("order", "orders", "order line", "order lines", "number", ())
 FIELDS = {
@@ -273,7 +273,7 @@ class LineCleaner:
             "quantity": _quantity, "unit_price": _price, "discount": _discount,
             "ordered_at": lambda raw: parse_when(raw, day_first), "customer_ref": _text("customer_ref", _customer_ref),
             "customer_name": _text("customer_name", _spaces), "customer_email": _text("customer_email", str.lower),
-            "country": _country, "currency": importer._currency,
+            "country": _country, "currency": clean_currency,
         }
         slots = {name: i for i, name in enumerate(STAGING)}
         self.steps = [(slots[name], index, FIELDS[name], _memo(checks[name])) for name, index in self.index.items()]
@@ -465,7 +465,7 @@ def _load(conn: psycopg.Connection, workspace_id: str, result: OrderImportResult
 
 def _currency_option(currency: str | None) -> str:
     try:
-        return importer._currency(currency) if currency else DEFAULT_CURRENCY
+        return clean_currency(currency, DEFAULT_CURRENCY)
     except ValueError as exc:
         raise UserError(f"Currency: {exc}") from None
 

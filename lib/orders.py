@@ -21,7 +21,7 @@ from lib.customers import CONTACT, Kind
 from lib.db import Claims, Database
 from lib.errors import ConflictError, FormErrors, UserError
 from lib.text import md_escape
-from lib.validation import clean_country, clean_name, collect, optional_text
+from lib.validation import clean_country, clean_currency, clean_name, collect, optional_text
 
 STATUSES = ("draft", "confirmed", "shipped", "invoiced", "paid", "cancelled")
 STATUS_LABELS = {"draft": "Draft", "confirmed": "Confirmed", "shipped": "Shipped", "invoiced": "Invoiced",
@@ -75,13 +75,6 @@ def _decimal(value: object, what: str, *, minimum: Decimal | None = None, maximu
     return number
 
 
-def _currency(value: object) -> str:
-    text = str(value or "").strip().upper()
-    if len(text) != 3 or not text.isalpha():
-        raise ValueError("Use a three-letter currency code such as EUR, GBP or USD.")
-    return text
-
-
 # -- products ------------------------------------------------------------------------------------
 
 
@@ -91,7 +84,7 @@ def clean_product(data: dict) -> dict:
         "name": (clean_name, data.get("name"), "name", 300),
         "category": (optional_text, data.get("category"), "category"),
         "price": (_decimal, data.get("price"), "price", ),
-        "currency": (_currency, data.get("currency") or "EUR"),
+        "currency": (clean_currency, data.get("currency") or "EUR"),
     })
     if "price" in values and values["price"] < 0:
         errors["price"] = "The price cannot be negative."
@@ -198,7 +191,7 @@ def clean_lines(raw: list[dict]) -> list[Line]:
 def _clean_order(data: dict) -> dict:
     values, errors = collect({
         "country": (clean_country, data.get("country")),
-        "currency": (_currency, data.get("currency") or "EUR"),
+        "currency": (clean_currency, data.get("currency") or "EUR"),
         "notes": (optional_text, data.get("notes"), "notes", 10000),
     })
     values["contact_id"] = data.get("contact_id") or None

@@ -164,6 +164,16 @@ def clean_bool(value: object, what: str = "value") -> bool:
     raise ValueError(f"Use yes or no for the {what}.")
 
 
+def clean_currency(value: object, default: str | None = None) -> str:
+    """A three-letter currency code (A–Z), upper-cased; blank gives `default` when there is one."""
+    raw = str(value if value is not None else "").strip()
+    text = (raw or default or "").upper()
+    if not re.fullmatch(r"[A-Z]{3}", text):
+        raise ValueError(f"“{md_escape(raw)}” is not a three-letter currency code such as EUR or USD." if raw
+                         else "Enter a three-letter currency code such as EUR or USD.")
+    return text
+
+
 def clean_date(value: object, what: str = "date") -> date | None:
     """A date from a date, an ISO string, or a common day-first / month-name format; None when empty."""
     if value is None or (isinstance(value, str) and not value.strip()):

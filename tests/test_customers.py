@@ -12,7 +12,7 @@ from psycopg.types.json import Jsonb
 from lib import activities, custom_fields, customers, customer_search as search
 from lib.customers import COMPANY, CONTACT
 from lib.errors import ConflictError, FormErrors, UserError
-from lib.validation import clean_country, clean_phone, clean_url
+from lib.validation import clean_country, clean_currency, clean_phone, clean_url
 
 
 @pytest.fixture
@@ -45,6 +45,15 @@ def test_countries_and_urls():
     assert clean_url("example.com") == "https://example.com"
     with pytest.raises(ValueError):
         clean_url("not a url")
+
+
+def test_currencies():
+    assert clean_currency(" gbp ") == "GBP" and clean_currency("", "EUR") == "EUR"
+    for bad in ("US", "EURO", "ÉUR", "€"):  # three ASCII letters, as the tables' checks want
+        with pytest.raises(ValueError, match="three-letter currency code"):
+            clean_currency(bad)
+    with pytest.raises(ValueError, match="^Enter"):
+        clean_currency(None)
 
 
 def test_form_errors_name_each_bad_field(db, shop):
