@@ -529,6 +529,20 @@ def _split_name(full: str) -> tuple[str | None, str | None]:
     return first or None, last or None
 
 
+def mapped_columns(headers: list[str], mapping: dict[str, str | None], fields, what: str) -> dict[str, int]:
+    """{field: index of the first column mapped to it}, in file order; UserError for a column
+    mapped to something that is not one of `fields` (a field of `what`)."""
+    columns: dict[str, int] = {}
+    for index, header in enumerate(headers):
+        name = mapping.get(header)
+        if not name or name in columns:
+            continue
+        if name not in fields:
+            raise UserError(f"The column “{header}” is mapped to “{name}”, which is not a field of {what}.")
+        columns[name] = index
+    return columns
+
+
 class RowCleaner:
     """Turns a file row into the staged values of the mapped fields, plus the reasons it is bad."""
 
@@ -540,21 +554,15 @@ class RowCleaner:
         allowed = set(field_options(kind, defs))
         self.steps: list[tuple[int, str, str, Callable[[str], Any]]] = []
         self.country_index = self.phone_index = None
-        mapped: list[str] = []
-        for index, header in enumerate(headers):
-            name = mapping.get(header)
-            if not name or name in mapped:
-                continue
-            if name not in allowed:
-                raise UserError(f"The column “{header}” is mapped to “{name}”, which is not a field of {kind.plural}.")
-            mapped.append(name)
+        found = mapped_columns(headers, mapping, allowed, kind.plural)
+        for name, index in found.items():
             if name == "phone":
                 self.phone_index = index
                 continue
             if name == "country":
                 self.country_index = index
             self.steps.append((index, name, field_label(name, defs), self._cleaner(name, defs_by_key)))
-        self.mapped = mapped
+        self.mapped = mapped = list(found)
         self.custom_keys = [defs_by_key[n].key for n in mapped if n in defs_by_key]
         columns = STAGING_COLUMNS[kind.name]
         present = {n for n in mapped if not n.startswith("custom.")}
@@ -1080,14 +1088,7 @@ class DealCleaner:
     def __init__(self, headers: list[str], mapping: dict[str, str | None], stages: list[dict],
                  stage_map: dict[str, str | None]):
         self.width = len(headers)
-        self.index: dict[str, int] = {}
-        for index, header in enumerate(headers):
-            name = mapping.get(header)
-            if not name or name in self.index:
-                continue
-            if name not in DEAL_FIELDS:
-                raise UserError(f"The column “{header}” is mapped to “{name}”, which is not a field of deals.")
-            self.index[name] = index
+        self.index = mapped_columns(headers, mapping, DEAL_FIELDS, "deals")
         kinds = {str(s["id"]): s["kind"] for s in stages}
         self.stage_of = {value.lower(): (stage, kinds[stage]) for value, stage in stage_map.items()
                          if stage and stage in kinds}

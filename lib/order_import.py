@@ -257,14 +257,7 @@ class LineCleaner:
 
     def __init__(self, headers: list[str], mapping: dict[str, str | None], currency: str, day_first: bool):
         self.width = len(headers)
-        self.index: dict[str, int] = {}
-        for index, header in enumerate(headers):
-            name = mapping.get(header)
-            if not name or name in self.index:
-                continue
-            if name not in FIELDS:
-                raise UserError(f"The column “{header}” is mapped to “{name}”, which is not a field of order lines.")
-            self.index[name] = index
+        self.index = importer.mapped_columns(headers, mapping, FIELDS, "order lines")
         missing = missing_fields(mapping)
         if missing:
             raise UserError("Map a column to each of: " + ", ".join(missing) + ".")
