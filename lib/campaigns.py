@@ -26,7 +26,7 @@ from lib import mailer, segments, templates, versioned
 from lib.db import Claims, Database
 from lib.errors import ConflictError, FormErrors, UserError
 from lib.text import md_escape
-from lib.validation import clean_currency, clean_date, clean_name, collect, is_uuid, optional_text
+from lib.validation import clean_currency, clean_date, clean_name, collect, decimal_text, is_uuid, optional_text
 
 CHANNELS = {"email": "Email", "social": "Social", "event": "Event", "ads": "Ads", "other": "Other"}
 POST_CHANNELS = ("social", "event", "ads", "other")
@@ -71,7 +71,7 @@ def refused(exc: psycopg.Error) -> UserError:
 
 
 def _money(value: object, what: str) -> Decimal | None:
-    text = str(value if value is not None else "").strip().replace(" ", "").replace(",", "")
+    text = decimal_text(value)
     if not text:
         return None
     try:

@@ -21,7 +21,7 @@ from lib.customers import CONTACT, Kind
 from lib.db import Claims, Database
 from lib.errors import ConflictError, FormErrors, UserError
 from lib.text import md_escape
-from lib.validation import clean_country, clean_currency, clean_name, collect, optional_text
+from lib.validation import clean_country, clean_currency, clean_name, collect, decimal_text, optional_text
 
 STATUSES = ("draft", "confirmed", "shipped", "invoiced", "paid", "cancelled")
 STATUS_LABELS = {"draft": "Draft", "confirmed": "Confirmed", "shipped": "Shipped", "invoiced": "Invoiced",
@@ -55,7 +55,7 @@ def _refused(exc: psycopg.Error, what: str = "orders") -> UserError:
 
 def _decimal(value: object, what: str, *, minimum: Decimal | None = None, maximum: Decimal | None = None,
              non_zero: bool = False, places: int = 4) -> Decimal:
-    text = str(value if value is not None else "").strip().replace(" ", "").replace(",", ".")
+    text = decimal_text(value)
     if not text:
         raise ValueError(f"Enter the {what}.")
     try:

@@ -191,6 +191,21 @@ def clean_date(value: object, what: str = "date") -> date | None:
     raise ValueError(f"“{md_escape(text)}” is not a {what} (use YYYY-MM-DD).")
 
 
+def decimal_text(value: object) -> str:
+    """Digits with a point for decimals, from what people type: 1,234.5 and 1.234,5 (the last of
+    the two marks is the decimal one), 1,500 and 1.234.567 (groups of three: thousands), 12,5;
+    spaces (thin, non-breaking) between digit groups are dropped."""
+    text = re.sub(r"\s", "", "" if value is None else str(value))
+    if "," in text and "." in text:
+        decimal = "," if text.rfind(",") > text.rfind(".") else "."
+        return text.replace("." if decimal == "," else ",", "").replace(",", ".")
+    if "," in text:
+        return text.replace(",", "") if re.fullmatch(r"-?\d{1,3}(,\d{3})+", text) else text.replace(",", ".")
+    if re.fullmatch(r"-?\d{1,3}(\.\d{3}){2,}", text):
+        return text.replace(".", "")
+    return text
+
+
 def clean_number(value: object, what: str = "number") -> float | int | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
@@ -199,11 +214,7 @@ def clean_number(value: object, what: str = "number") -> float | int | None:
     if isinstance(value, (int, float)):
         number = value
     else:
-        text = str(value).strip().replace("\u00a0", "").replace(" ", "")
-        if re.fullmatch(r"-?\d{1,3}(\.\d{3})*(,\d+)?", text) and "," in text:
-            text = text.replace(".", "").replace(",", ".")  # 1.234,5 (European)
-        else:
-            text = text.replace(",", "")  # 1,234.5
+        text = decimal_text(value)
         try:
             number = float(text)
         except ValueError:

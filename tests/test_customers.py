@@ -12,7 +12,7 @@ from psycopg.types.json import Jsonb
 from lib import activities, custom_fields, customers, customer_search as search
 from lib.customers import COMPANY, CONTACT
 from lib.errors import ConflictError, FormErrors, UserError
-from lib.validation import clean_country, clean_currency, clean_phone, clean_url
+from lib.validation import clean_country, clean_currency, clean_number, clean_phone, clean_url
 
 
 @pytest.fixture
@@ -45,6 +45,15 @@ def test_countries_and_urls():
     assert clean_url("example.com") == "https://example.com"
     with pytest.raises(ValueError):
         clean_url("not a url")
+
+
+def test_numbers_as_people_type_them():
+    typed = {"2,000": 2000, "1,234,567": 1234567, "1,500.25": 1500.25, "1.500,25": 1500.25, "12,5": 12.5,
+             "1,5": 1.5, "1.5": 1.5, "1.234.567": 1234567, "1 500": 1500, "1\u00a0500,5": 1500.5, "-1,25": -1.25}
+    assert {text: clean_number(text) for text in typed} == typed
+    for bad in ("1,2,3", "abc", "1.2.3,4,5"):
+        with pytest.raises(ValueError, match="not a number"):
+            clean_number(bad)
 
 
 def test_currencies():
