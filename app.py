@@ -124,7 +124,7 @@ for file, title, icon, url_path, section, min_role in PAGES:
     by_url[url_path] = page(file, title, icon, url_path, hidden=section == "hidden", home=home)
     nav.setdefault("" if section == "hidden" else section or "", []).append(by_url[url_path])
 ordered = {"": nav[""], **{s: nav[s] for s in SECTIONS if nav.get(s)}}
-selected = st.navigation(ordered)
+selected = st.navigation(ordered, expanded=True)  # every section in sight, Marketing and Analytics too
 # A deep link ?customer=<id> (or ?deal=<id>, ?ticket=<id>, ?order=<id>) opens that record's page, whichever page the URL named.
 for param, record_page in RECORD_PAGES[audience].items():
     if param in st.query_params and selected.url_path != record_page and record_page in by_url:

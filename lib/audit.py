@@ -29,7 +29,7 @@ def describe(entry: dict) -> str:
         moves = ", ".join(f"{k}: {v:,}" for k, v in sorted((entry["changes"].get("status") or {}).items()))
         return f"{verb} {rows:,} {COUNTED[table][rows != 1]}" + (f" ({moves})" if moves else "")
     if entry["action"] == "update":
-        fields = ", ".join(sorted(entry["changes"]))
+        fields = ", ".join(sorted(f.removesuffix("_id").replace("_", " ") for f in entry["changes"]))
         return f"{verb} {label} ({fields})"
     return f"{verb} {label}"
 

@@ -34,8 +34,9 @@ STATUSES = {"draft": "Draft", "scheduled": "Scheduled", "running": "Running", "c
             "cancelled": "Cancelled"}
 TRANSITIONS = {"draft": ("scheduled", "running", "cancelled"), "scheduled": ("running", "cancelled"),
                "running": ("completed", "cancelled"), "completed": (), "cancelled": ()}
-MEMBER_STATUSES = {"targeted": "Targeted", "excluded": "Excluded", "sent": "Sent", "failed": "Failed",
-                   "opened_link": "Opened link", "replied": "Replied", "converted": "Converted",
+# A member's furthest step (each member counts once): "sent" means sent and nothing since.
+MEMBER_STATUSES = {"targeted": "Targeted", "excluded": "Excluded", "sent": "Sent, no click yet", "failed": "Failed",
+                   "opened_link": "Clicked a link", "replied": "Replied", "converted": "Converted",
                    "unsubscribed": "Unsubscribed"}
 MARKABLE = ("replied", "converted")  # what people mark by hand; the worker and the links set the rest
 REASONS = {"no email": "No email address", "unsubscribed": "Unsubscribed",
@@ -524,9 +525,16 @@ def calendar(db: Database, claims: Claims, workspace_id: str, start: date, end: 
     return {"campaigns": spans, "posts": planned}
 
 
+OVERDUE = timedelta(minutes=10)  # queued this long past its time: no mail worker is sending
+
+
 def outbox_counts(db: Database, claims: Claims, workspace_id: str, campaign_id: str) -> dict[str, int]:
-    """The campaign's emails by outbox status (queued, sending, sent, failed)."""
+    """The campaign's emails by outbox status (queued, sending, sent, failed), and "overdue": queued
+    emails whose send time passed more than OVERDUE ago."""
     with db.as_user(claims) as conn:
-        rows = conn.execute("select status, count(*) as n from public.outbox where workspace_id = %s"
-                            " and campaign_id = %s group by status", [workspace_id, campaign_id]).fetchall()
-    return {r["status"]: r["n"] for r in rows}
+        rows = conn.execute(
+            "select status, count(*) as n,"
+            " count(*) filter (where status = 'queued' and send_after < now() - %s) as overdue"
+            " from public.outbox where workspace_id = %s and campaign_id = %s group by status",
+            [OVERDUE, workspace_id, campaign_id]).fetchall()
+    return {**{r["status"]: r["n"] for r in rows}, "overdue": sum(r["overdue"] for r in rows)}

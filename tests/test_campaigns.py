@@ -259,7 +259,7 @@ def test_scheduled_send_time_reschedule_and_cancel(db, audience, admin_conn):
     statuses = {r["status"] for r in admin_conn.execute("select status from public.outbox where campaign_id = %s",
                                                         [campaign]).fetchall()}
     assert statuses == {"failed"}  # never sent
-    assert campaigns.outbox_counts(db, owner.claims, ws, campaign) == {"failed": 4}
+    assert campaigns.outbox_counts(db, owner.claims, ws, campaign) == {"failed": 4, "overdue": 0}
 
 
 def test_status_flow_for_other_channels(db, audience):
@@ -429,7 +429,7 @@ def test_delete_is_for_admins_and_cancels_unsent_emails(db, factory, audience, a
     agent = factory.member(owner, ws, "agent")
     with pytest.raises(UserError):
         campaigns.delete(db, agent.claims, ws, campaign)
-    assert campaigns.outbox_counts(db, owner.claims, ws, campaign) == {"queued": 4}
+    assert campaigns.outbox_counts(db, owner.claims, ws, campaign) == {"queued": 4, "overdue": 0}
     campaigns.delete(db, owner.claims, ws, campaign)
     assert admin_conn.execute("select count(*) filter (where status = 'queued') as queued from public.outbox"
                               " where workspace_id = %s", [ws]).fetchone()["queued"] == 0
@@ -451,6 +451,8 @@ def test_scheduling_a_campaign_on_the_page(db, audience, admin_conn):
     at.selectbox(key="cmp_segment").set_value(segment)
     at.selectbox(key="cmp_template").set_value(template)
     at = at.run()
+    draft = campaigns.get(db, owner.claims, ws, campaign)  # kept as soon as chosen: a draft survives leaving
+    assert (str(draft["segment_id"]), str(draft["template_id"]), draft["status"]) == (segment, template, "draft")
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Will be emailed"] == "4" and metrics["Excluded"] == "4"  # the dry run, before launching
     reasons = next(d.value for d in at.dataframe if "Reason" in d.value.columns)
@@ -472,7 +474,16 @@ def test_scheduling_a_campaign_on_the_page(db, audience, admin_conn):
     assert str(shown["segment_id"]) == segment and str(shown["template_id"]) == template
     rows = admin_conn.execute("select send_after from public.outbox where campaign_id = %s", [campaign]).fetchall()
     assert len(rows) == 4 and {r["send_after"] for r in rows} == {when}
-    assert "4 emailed, 4 excluded" in texts(at)
+    assert "4 to be emailed, 4 excluded" in texts(at)
+    assert not at.warning
+    # The send time passed long ago and nothing went out: the page says no worker is sending.
+    admin_conn.execute("update public.outbox set send_after = now() - interval '20 minutes' where campaign_id = %s",
+                       [campaign])
+    admin_conn.execute("update public.campaigns set scheduled_at = now() - interval '20 minutes' where id = %s",
+                       [campaign])
+    at = open_page(at, "views/campaign.py", campaign=campaign)
+    assert "to 4 recipients, 4 excluded" in texts(at)
+    assert "4 emails are more than 10 minutes past their send time" in at.warning[0].value
     at = open_page(at, "views/campaigns.py")
     assert not at.exception and "Autumn letter" in list(at.dataframe[0].value["Name"])
 

@@ -415,6 +415,9 @@ def test_segments_page_builds_saves_and_lists(factory, db):
     assert not at.exception
     kinds = {s["name"]: s["kind"] for s in segments.list_segments(db, owner.claims, ws)}
     assert kinds == {"Customers with consent": "filter", "Frozen customers": "static"}
+    frozen = next(s["id"] for s in segments.list_segments(db, owner.claims, ws) if s["name"] == "Frozen customers")
+    assert at.selectbox(key="seg_open").value == frozen  # the one just saved is the one open
+    assert at.session_state["seg_tabs"] == "Saved segments"
     # A duplicate name is refused beside the form.
     at.button(key="seg_save").click().run()
     assert "exists already" in " ".join(e.value for e in at.error)

@@ -18,6 +18,8 @@ from lib.text import md_escape
 from ui.forms import FieldSlots, attempt
 
 DEFAULT_PUBLIC_URL = "http://localhost:8501"
+MAIL_SETUP = ("Emails are sent by the mail worker: the app runs one when SMTP_URL is set (see the README), or "
+              "run `python -m lib.mailer` with it.")
 BADGES = {"draft": ":gray-badge[Draft]", "scheduled": ":blue-badge[Scheduled]", "running": ":orange-badge[Running]",
           "completed": ":green-badge[Completed]", "cancelled": ":red-badge[Cancelled]"}
 
@@ -95,3 +97,10 @@ def campaign_credit(db: Database, claims: Claims, ws: str, kind: str, record: di
                                                                     if other_currency else "")
                                           if picked else "No campaign credited any more.")
                 st.rerun()
+
+
+def mail_setup_note(rt) -> None:
+    """A note where emails are queued, when this app process does not send them itself."""
+    if not getattr(rt.settings, "smtp_url", None):
+        st.caption(":material/info: SMTP_URL is not set here, so this app does not send the emails it queues. "
+                   + MAIL_SETUP)

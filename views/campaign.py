@@ -13,13 +13,13 @@ import streamlit as st
 
 from lib import campaign_results, campaigns, segments, templates
 from lib.csv_export import to_csv
-from lib.errors import ConflictError
+from lib.errors import ConflictError, FormErrors, UserError
 from lib.text import md_escape
 from lib.validation import is_uuid
 from lib.workspaces import can_manage_members, can_write
 from ui import session
 from ui.forms import FieldSlots, attempt
-from ui.marketing import BADGES, browser_zone, public_url, show_email
+from ui.marketing import BADGES, MAIL_SETUP, browser_zone, mail_setup_note, public_url, show_email
 
 rt, user, _, current = session.page_context()
 db, claims, ws = rt.db, user.claims, current.workspace_id
@@ -105,6 +105,20 @@ def reason_rows(excluded: dict) -> list[dict]:
             for reason, n in sorted(excluded.items(), key=lambda kv: -kv[1])]
 
 
+def save_choices() -> None:
+    """The audience and template are saved as soon as they are chosen, so a draft keeps them."""
+    chosen = {"segment_id": st.session_state.get("cmp_segment"), "template_id": st.session_state.get("cmp_template")}
+    stored = campaigns.get(db, claims, ws, cid)
+    if stored and all(str(stored[k]) == str(v) if v else stored[k] is None for k, v in chosen.items()):
+        return  # saved already (both boxes changed in one rerun)
+    try:
+        campaigns.update(db, claims, ws, cid, {**{c: campaign[c] for c in campaigns.COLUMNS}, **chosen}, version)
+    except FormErrors as exc:
+        st.session_state.cmp_choice_notice = " ".join(exc.errors.values())
+    except UserError as exc:  # a conflict included
+        st.session_state.cmp_choice_notice = str(exc)
+
+
 def email_tab() -> None:
     segment_list = segments.list_segments(db, claims, ws)
     template_list = templates.list_templates(db, claims, ws)
@@ -112,13 +126,22 @@ def email_tab() -> None:
         counts = campaigns.snapshot_counts(db, claims, ws, cid)
         sent = campaigns.outbox_counts(db, claims, ws, cid)
         when = campaign["scheduled_at"].astimezone(browser_zone())
-        st.success(f"Launched {campaign['launched_at']:%Y-%m-%d %H:%M} UTC: {counts['targeted']:,} emailed, "
-                   f"{sum(counts['excluded'].values()):,} excluded. Emails go out from {when:%Y-%m-%d %H:%M %Z}.",
-                   icon=":material/outgoing_mail:")
+        excluded = sum(counts["excluded"].values())
+        if campaign["status"] == "scheduled":
+            st.info(f"Scheduled for {when:%Y-%m-%d %H:%M %Z}: {counts['targeted']:,} to be emailed, "
+                    f"{excluded:,} excluded.", icon=":material/schedule_send:")
+        else:
+            st.success(f"Launched {campaign['launched_at']:%Y-%m-%d %H:%M} UTC to {counts['targeted']:,} recipients, "
+                       f"{excluded:,} excluded; emails go out from {when:%Y-%m-%d %H:%M %Z}.",
+                       icon=":material/outgoing_mail:")
+        if sent["overdue"]:
+            st.warning(f"{sent['overdue']:,} emails are more than {campaigns.OVERDUE.seconds // 60} minutes past their "
+                       "send time and still queued: no mail worker seems to be sending. "
+                       + MAIL_SETUP, icon=":material/mail_lock:")
         c1, c2, c3, c4 = st.columns(4)
         c1.metric("Queued", sent.get("queued", 0))
         c2.metric("Sending", sent.get("sending", 0))
-        c3.metric("Sent", sent.get("sent", 0))
+        c3.metric("Emails sent", sent.get("sent", 0))
         c4.metric("Failed or cancelled", sent.get("failed", 0))
         if counts["excluded"]:
             st.caption("Excluded (never emailed)")
@@ -143,10 +166,13 @@ def email_tab() -> None:
                 + ("Write a template on **Email templates**." if not template_list else ""),
                 icon=":material/info:")
     slots = FieldSlots()
+    if notice := st.session_state.pop("cmp_choice_notice", None):
+        st.warning(notice, icon=":material/sync_problem:")
     seg_ids = [s["id"] for s in segment_list]
     seg_names = {s["id"]: f"{s['name']} ({segments.KINDS.get(s['kind'], s['kind']).lower()})" for s in segment_list}
     saved_seg = str(campaign["segment_id"]) if campaign["segment_id"] else None
     segment_id = st.selectbox("Audience", [None, *seg_ids], key="cmp_segment", disabled=not writer,
+                              on_change=save_choices,
                               index=([None, *seg_ids].index(saved_seg) if saved_seg in seg_ids else 0),
                               format_func=lambda s: "Choose a segment or a list" if s is None else seg_names[s])
     slots.under("segment_id")
@@ -154,6 +180,7 @@ def email_tab() -> None:
     tpl_names = {t["id"]: t["name"] for t in template_list}
     saved_tpl = str(campaign["template_id"]) if campaign["template_id"] else None
     template_id = st.selectbox("Template", [None, *tpl_ids], key="cmp_template", disabled=not writer,
+                               on_change=save_choices,
                                index=([None, *tpl_ids].index(saved_tpl) if saved_tpl in tpl_ids else 0),
                                format_func=lambda t: "Choose a template" if t is None else tpl_names[t])
     slots.under("template_id")
@@ -189,6 +216,7 @@ def email_tab() -> None:
     if not writer:
         return
     st.subheader("Send")
+    mail_setup_note(rt)
     mode = st.radio("When", ["now", "later"], horizontal=True, key="cmp_when",
                     format_func=lambda m: "Send now" if m == "now" else "Schedule")
     at = None
@@ -291,12 +319,14 @@ with tabs[1]:
         order = list(campaigns.MEMBER_STATUSES)
         st.dataframe([{"Status": campaigns.MEMBER_STATUSES[s], "Members": by_status[s]}
                       for s in sorted(by_status, key=order.index)], hide_index=True, key="cmp_member_counts")
+        st.caption("Each member counts once, at the furthest step reached: a member who clicked is under "
+                   "“Clicked a link”, not also under “Sent”.")
         status = st.selectbox("Show", [None, *[s for s in order if s in by_status]], key="cmp_member_status",
                               format_func=lambda s: "All members" if s is None else campaigns.MEMBER_STATUSES[s])
         rows = campaigns.members(db, claims, ws, cid, status)
         table = [{"Name": r["full_name"], "Email": r["email"], "Status": campaigns.MEMBER_STATUSES[r["status"]],
                   "Excluded because": campaigns.REASONS.get(r["excluded_reason"], r["excluded_reason"]),
-                  "Sent": r["sent_at"], "Clicked": r["clicked_at"], "Converted": r["converted_at"]} for r in rows]
+                  "Sent at": r["sent_at"], "First click": r["clicked_at"], "Converted at": r["converted_at"]} for r in rows]
         event = st.dataframe(table, hide_index=True, width="stretch", key="cmp_members_table",
                              on_select="rerun" if writer else "ignore", selection_mode="multi-row")
         st.download_button("Download CSV", data=to_csv(table, list(table[0]) if table else ["Name"]),

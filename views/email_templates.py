@@ -12,7 +12,7 @@ from lib.text import md_escape
 from lib.workspaces import can_manage_members, can_write
 from ui import session
 from ui.forms import FieldSlots, attempt
-from ui.marketing import public_url, show_email
+from ui.marketing import mail_setup_note, public_url, show_email
 
 rt, user, _, current = session.page_context()
 db, claims, ws = rt.db, user.claims, current.workspace_id
@@ -119,6 +119,7 @@ with preview_col:
     if writer:
         st.caption(f"A test goes to you ({md_escape(user.email)}) with the preview's merge values; "
                    "the mail worker sends it.")
+        mail_setup_note(rt)
         if st.button("Send me a test", icon=":material/send:", key="tpl_test_send"):
             if attempt(lambda: templates.test_send(db, claims, ws, subject, body, contact_id),
                        slots):

@@ -120,7 +120,9 @@ if order["notes"]:
 # -- invoices -------------------------------------------------------------------------------------
 st.subheader("Invoices")
 if not order["invoices"]:
-    st.caption("No invoice yet." + (" Confirm the order, then **Invoice** it." if writer else ""))
+    hint = {"draft": " Confirm the order, then **Invoice** it.", "confirmed": " Issue one with **Invoice** above.",
+            "shipped": " Issue one with **Invoice** above."}.get(order["status"], "")
+    st.caption("No invoice yet." + (hint if writer else ""))
 for inv in order["invoices"]:
     iid = str(inv["id"])
     with st.container(border=True):

@@ -64,8 +64,23 @@ people = {str(m["user_id"]): m["display_name"] or m["email"] for m in members(db
 
 # Keyed, so a rerun from the builder's widgets keeps the builder open; saving opens the saved one.
 SAVED_TAB, BUILD_TAB = "Saved segments", "Build a segment"
-if st.session_state.pop("seg_show_saved", False):
+if opened := st.session_state.pop("seg_opened", None):  # set before the widgets exist
     st.session_state.seg_tabs = SAVED_TAB
+    st.session_state.seg_open = opened
+elif (wanted := st.query_params.get("segment")) and st.session_state.get("seg_open") != wanted \
+        and st.session_state.get("seg_link") != wanted:  # a deep link (a badge on a customer page)
+    st.session_state.seg_open = wanted
+st.session_state.seg_link = st.query_params.get("segment")
+
+
+def show_saved(segment_id: str, message: str) -> None:
+    """After saving: the Saved tab, with the new segment open in it."""
+    st.session_state.seg_flash = message
+    st.query_params["segment"] = segment_id
+    st.session_state.seg_opened = segment_id
+    st.rerun()
+
+
 saved_tab, build_tab = st.tabs([SAVED_TAB, BUILD_TAB], key="seg_tabs", on_change="rerun")
 
 # -- saved segments -----------------------------------------------------------------------------
@@ -90,8 +105,9 @@ with saved_tab:
 
         wanted = st.query_params.get("segment")
         ids = list(by_id)
-        chosen = st.selectbox("Open a segment", ids, format_func=lambda i: by_id[i]["name"], key="seg_open",
-                              index=ids.index(wanted) if wanted in by_id else 0)
+        if st.session_state.get("seg_open") not in by_id:  # first visit, a deep link, or a deleted one
+            st.session_state.seg_open = wanted if wanted in by_id else ids[0]
+        chosen = st.selectbox("Open a segment", ids, format_func=lambda i: by_id[i]["name"], key="seg_open")
         if chosen:
             st.query_params["segment"] = chosen
             seg = by_id[chosen]
@@ -171,26 +187,14 @@ with build_tab:
         if live_col.button("Save as live segment", type="primary", key="seg_save",
                            help="Members are whoever matches when the segment is used."):
             if made := attempt(lambda: segments.save_filter_segment(db, claims, ws, name, filters), errors):
-                st.session_state.seg_flash = f"Saved, {made['member_count']:,} members now."
-                st.query_params["segment"] = made["id"]
-                st.session_state.pop("seg_open", None)
-                st.session_state.seg_show_saved = True
-                st.rerun()
+                show_saved(made["id"], f"Saved, {made['member_count']:,} members now.")
         if list_col.button("Freeze as static list", key="seg_freeze",
                            help="Takes the matching contacts now; later changes do not change the list."):
             if made := attempt(lambda: segments.save_static_list(db, claims, ws, name, filters=filters), errors):
-                st.session_state.seg_flash = f"List saved with {made['member_count']:,} members."
-                st.query_params["segment"] = made["id"]
-                st.session_state.pop("seg_open", None)
-                st.session_state.seg_show_saved = True
-                st.rerun()
+                show_saved(made["id"], f"List saved with {made['member_count']:,} members.")
         if st.button("Create an empty list with this name", key="seg_empty", type="tertiary"):
             if made := attempt(lambda: segments.save_static_list(db, claims, ws, name), errors):
-                st.session_state.seg_flash = "Empty list created; add contacts from its page."
-                st.query_params["segment"] = made["id"]
-                st.session_state.pop("seg_open", None)
-                st.session_state.seg_show_saved = True
-                st.rerun()
+                show_saved(made["id"], "Empty list created; add contacts from its page.")
     live_segments = {s["id"]: s["name"] for s in saved if s["kind"] == segments.FILTER}
     if lists or live_segments:
         with st.expander("Use this filter on a saved segment"):

@@ -24,6 +24,11 @@ def form_with(page, button: str):
     return page.get_by_test_id("stForm").filter(has=page.get_by_role("button", name=button, exact=True))
 
 
+def wait_idle(page) -> None:
+    """Until the script run the last action started has finished (its stale elements are gone)."""
+    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=TIMEOUT_MS)
+
+
 def open_app(page, url: str) -> None:
     page.goto(url)
     expect(page.get_by_role("button", name="Sign in", exact=True)).to_be_visible(timeout=TIMEOUT_MS)

@@ -80,7 +80,7 @@ def test_segment_campaign_worker_unsubscribe(page, browser, app_url, factory, db
     page.locator(".st-key-cmp_when").get_by_text("Schedule", exact=True).click()
     expect(page.locator(".st-key-cmp_send_day")).to_be_visible(timeout=TIMEOUT_MS)
     page.locator(".st-key-cmp_launch button").click()
-    expect(page.get_by_text("2 emailed, 1 excluded")).to_be_visible(timeout=TIMEOUT_MS)
+    expect(page.get_by_text("2 to be emailed, 1 excluded")).to_be_visible(timeout=TIMEOUT_MS)
     campaign = next(c for c in campaigns.choices(db, owner.claims, ws) if c["name"] == "Autumn letter")
     assert campaign["status"] == "scheduled"
     queued = admin_conn.execute("select to_email, send_after > now() as later from public.outbox"
