@@ -109,8 +109,23 @@ class Rendered:
     html: str
 
 
+_PLAIN_SYNTAX = (  # Jinja's wording -> what a template's author can act on
+    (re.compile(r"innermost block that needs to be closed is '(\w+)'"),
+     lambda m: f"A {{% {m[1]} %}} is not closed: add {{% end{m[1]} %}} where it ends."),
+    (re.compile(r"expected (token )?'end of print statement'"),
+     lambda m: "A merge field is not closed or has extra words: write it like {{ contact.first_name }}."),
+    (re.compile(r"unexpected '}'"), lambda m: "A merge field has a brace too many or too few: {{ … }}."),
+    (re.compile(r"unknown tag '(end\w+)'"), lambda m: f"{{% {m[1]} %}} closes a block that was never opened."),
+)
+
+
 def _problem_line(exc: TemplateSyntaxError) -> str:
-    return f"Line {exc.lineno}: {exc.message}" if exc.lineno else str(exc.message)
+    message = str(exc.message)
+    for pattern, plain in _PLAIN_SYNTAX:
+        if found := pattern.search(message):
+            message = plain(found)
+            break
+    return f"Line {exc.lineno}: {message}" if exc.lineno else message
 
 
 def _fields_used(ast: nodes.Template) -> tuple[set[str], set[str]]:

@@ -79,6 +79,7 @@ def test_unknown_fields_and_syntax_errors_are_reported_with_lines():
     with pytest.raises(FormErrors) as caught:
         templates.validate("Hi", "line one\nline two\n{% if contact.first_name %}no end")
     assert caught.value.errors["body"].startswith("Line 3")
+    assert "is not closed\\: add \\{% endif %\\}" in caught.value.errors["body"]  # plain words, not Jinja's
     templates.validate("Hi {{ contact.first_name | upper }}",
                        "{% if contact.company %}At {{ contact.company }}{% else %}Hello{% endif %}")
     with pytest.raises(FormErrors) as caught:  # the worker signs the link in the body only

@@ -348,14 +348,22 @@ with tabs[2]:
     st.caption(f"Won deals: {amount(figures['deal_revenue'])} · sales: {amount(figures['order_revenue'])} "
                f"({figures['won_deals']} won of {figures['deals']} deals, {figures['orders']} sales).")
     for kind, rows, shape in (
-            ("deal", credited["deals"], lambda r: {"Deal": r["title"], "Status": r["status"], "Value": float(r["value"]),
-                                                   "Currency": r["currency"], "Contact": r["contact"]}),
-            ("order", credited["orders"], lambda r: {"Order": r["number"], "Status": r["status"],
+            ("deal", credited["deals"], lambda r: {"Deal": r["title"], "Status": r["status"].capitalize(),
+                                                   "Value": float(r["value"]), "Currency": r["currency"],
+                                                   "Contact": r["contact"] or ""}),
+            ("order", credited["orders"], lambda r: {"Order": r["number"], "Status": r["status"].capitalize(),
                                                      "Total": float(r["total_amount"]), "Currency": r["currency"],
-                                                     "Customer": r["customer"]})):
+                                                     "Customer": r["customer"] or ""})):
         st.markdown(f"**{kind.capitalize()}s credited**")
         if rows:
-            st.dataframe([shape(r) for r in rows], hide_index=True, width="stretch", key=f"cmp_{kind}s_table")
+            table = [shape(r) for r in rows]
+            st.dataframe([{**t, "open": f"{kind}?{kind}={r['id']}"} for t, r in zip(table, rows)], hide_index=True,
+                         width="stretch", key=f"cmp_{kind}s_table", column_config={
+                             "open": st.column_config.LinkColumn("Open", display_text="Open", width="small"),
+                             "Value": st.column_config.NumberColumn(format="%.2f"),
+                             "Total": st.column_config.NumberColumn(format="%.2f")})
+            st.download_button("Download CSV", data=to_csv(table, list(table[0])), file_name=f"relata-campaign-{kind}s.csv",
+                               mime="text/csv", icon=":material/download:", key=f"cmp_{kind}s_csv", on_click="ignore")
         else:
             st.caption(f"No {kind}s credited yet.")
     if writer:

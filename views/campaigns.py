@@ -10,6 +10,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from lib import campaign_results, campaigns, segments, templates
+from lib.csv_export import to_csv
 from lib.workspaces import can_write
 from ui import session
 from ui.analytics import MARGIN, definition, plot_text, table_with_csv
@@ -89,6 +90,8 @@ with list_tab:
     definition("Attributed revenue: won deals and sales (orders not draft or cancelled) credited to the campaign, in "
                "its currency. ROI = (revenue − actual cost) / actual cost. Leads: members marked converted and the "
                "people of credited deals. Select a row to open the campaign.")
+    st.download_button("Download CSV", data=lambda: to_csv(table, list(table[0])), file_name="relata-campaigns.csv",
+                       mime="text/csv", icon=":material/download:", key="cmp_list_csv", on_click="ignore")
     picked = event.selection.rows if event else []
     if picked:
         st.switch_page("views/campaign.py", query_params={"campaign": rows[picked[0]]["id"]})
@@ -122,7 +125,9 @@ with compare_tab:
         st.caption("Enter the actual cost of a campaign (on its page) to see its ROI.")
     columns = ["name", "channel", "status", "currency", "budget", "actual_cost", "deal_revenue", "order_revenue",
                "revenue", "roi_percent", "leads", "cost_per_lead"]
-    table_with_csv([{**r, "roi_percent": percent(r["roi"])} for r in rows], columns, "cmp_compare", "campaigns",
+    table_with_csv([{**r, "roi_percent": percent(r["roi"]), "channel": campaigns.CHANNELS[r["channel"]],
+                     "status": campaigns.STATUSES[r["status"]]} for r in rows], columns, "cmp_compare",
+                   "campaign-comparison",
                    headers={"name": "Campaign", "channel": "Channel", "status": "Status", "currency": "Currency",
                             "budget": "Budget", "actual_cost": "Actual cost", "deal_revenue": "Won deals",
                             "order_revenue": "Sales", "revenue": "Attributed revenue", "roi_percent": "ROI %",

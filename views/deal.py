@@ -68,8 +68,8 @@ def _reset_form(prefix: str) -> None:
         del st.session_state[key]
 
 
-def _money(value: object, currency: str) -> str:
-    return f"{float(value or 0):,.2f} {currency}"
+def _money(value: object) -> str:
+    return f"{float(value or 0):,.2f}"
 
 
 # -- header --------------------------------------------------------------------------------
@@ -91,8 +91,9 @@ if deal.get("source"):
 st.markdown(" · ".join(facts))
 
 m1, m2, m3, m4 = st.columns(4)
-m1.metric("Value", _money(deal["value"], deal["currency"]))
-m2.metric("Weighted", _money(float(deal["value"] or 0) * deal["probability"] / 100, deal["currency"]),
+# The currency goes in the label: four metrics share the width, and "5,410.00 EUR" did not fit.
+m1.metric(f"Value ({deal['currency']})", _money(deal["value"]))
+m2.metric(f"Weighted ({deal['currency']})", _money(float(deal["value"] or 0) * deal["probability"] / 100),
           help="Value × the stage's win probability.")
 close = deal["expected_close_date"]
 m3.metric("Expected close", f"{close:%Y-%m-%d}" if close else "—")
