@@ -21,7 +21,7 @@ from lib.errors import FormErrors, UserError
 from lib.text import md_escape
 from lib.validation import clean_currency, clean_date, clean_name, clean_number, collect, optional_text
 
-CARDS_PER_COLUMN = 50
+CARDS_PER_COLUMN = 20  # per stage, then "Show more": every card is redrawn on each rerun
 DEAL_FIELDS = ("title", "contact_id", "company_id", "value", "currency", "expected_close_date", "owner_id",
                "pipeline_id", "stage_id", "source")
 AGENTS_ONLY = "Your role cannot change deals; agents and above can."

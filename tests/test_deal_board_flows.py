@@ -34,7 +34,8 @@ def headers(at: AppTest) -> list[str]:
 
 
 def card_titles(at: AppTest) -> set[str]:
-    return {m.value[2:-2] for m in at.markdown if m.value.startswith("**") and " · " not in m.value}
+    """Titles of the cards (a card's markdown is "**title**  \\n value currency")."""
+    return {m.value[2:m.value.index("**  \n")] for m in at.markdown if m.value.startswith("**") and "**  \n" in m.value}
 
 
 def test_board_shows_columns_with_counts_and_totals(board_app):
@@ -45,7 +46,7 @@ def test_board_shows_columns_with_counts_and_totals(board_app):
     captions = [c.value for c in at.caption]
     assert "12,800 · weighted 1,280 (10 %)" in captions
     assert "2,000 · weighted 1,000 (50 %)" in captions
-    assert "Harbour Bikes" in captions
+    assert "Harbour Bikes · 0 d in stage · No owner" in captions
     # User text is escaped wherever markdown renders it.
     assert r"Repairs \*contract\*" in card_titles(at)
 

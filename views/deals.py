@@ -232,13 +232,11 @@ def show_more(stage_id: str, now_shown: int) -> None:
 def card_view(card: dict, stage_id: str) -> None:
     deal_id = str(card["id"])
     with st.container(border=True, key=f"deal_card_{deal_id}"):
-        st.markdown(f"**{md_escape(card['title'])}**")
+        # Few elements per card: a board of a couple of hundred cards is drawn on every rerun.
+        st.markdown(f"**{md_escape(card['title'])}**  \n{money(card['value'])} {md_escape(card['currency'])}")
         who = card["company_name"] or card["contact_name"]
-        if who:
-            st.caption(md_escape(who))
-        st.markdown(f"{money(card['value'])} {md_escape(card['currency'])}")
         owner = md_escape(card["owner_name"]) if card["owner_name"] else "No owner"
-        st.caption(f"{card['days_in_stage']} d in stage · {owner}")
+        st.caption((f"{md_escape(who)} · " if who else "") + f"{card['days_in_stage']} d in stage · {owner}")
         if card["overdue"] or card["rotting"]:
             with st.container(horizontal=True, gap="small"):
                 if card["overdue"]:
