@@ -12,7 +12,9 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import psycopg
+from psycopg import sql
 
+from lib.analytics.common import SALE
 from lib.customers import CONTACT, COMPANY, Kind
 from lib.db import Claims, Database
 from lib.errors import FormErrors, UserError
@@ -258,28 +260,41 @@ def summary(db: Database, claims: Claims, workspace_id: str, kind: Kind, record_
     """The 360 header's figures: lifetime revenue, open deals value, open tasks, last contact, orders.
 
     Lifetime revenue = the customer's sales (orders not draft or cancelled) plus won deals that
-    no sale order is linked to (so a deal and the order it became count once).
+    no sale order is linked to (so a deal and the order it became count once). Amounts are never
+    added across currencies: `revenue_by_currency` and `open_by_currency` hold each one, and
+    `lifetime_revenue` / `open_deals_value` are those of `currency`, the customer's main one (most
+    revenue, else most open value; None when they have neither).
     """
-    column = "contact_id" if kind is CONTACT else "company_id"
+    params = {"ws": workspace_id, "id": record_id}
+    column = sql.Identifier("contact_id" if kind is CONTACT else "company_id")
     with db.as_user(claims) as conn:
-        return conn.execute(
-            f"select coalesce(sum(d.value) filter (where d.status = 'won' and not exists ("
-            f"   select 1 from public.orders o where o.deal_id = d.id"
-            f"   and o.status in ('confirmed', 'shipped', 'invoiced', 'paid'))), 0)"
-            f" + (select coalesce(sum(o.total_amount), 0) from public.orders o where o.workspace_id = %(ws)s"
-            f"   and o.{column} = %(id)s and o.status in ('confirmed', 'shipped', 'invoiced', 'paid'))"
-            f"   as lifetime_revenue,"
-            f" (select count(*) from public.orders o where o.workspace_id = %(ws)s and o.{column} = %(id)s"
-            f"   and o.status in ('confirmed', 'shipped', 'invoiced', 'paid')) as orders,"
-            f" coalesce(sum(d.value) filter (where d.status = 'open'), 0) as open_deals_value,"
-            f" count(*) filter (where d.status = 'open') as open_deals,"
-            f" (select count(*) from public.tasks t where t.workspace_id = %(ws)s and t.{column} = %(id)s"
-            f"   and t.done_at is null) as open_tasks,"
-            f" (select max(a.occurred_at) from public.activities a where a.workspace_id = %(ws)s"
-            f"   and a.{column} = %(id)s) as last_contact"
-            f" from public.deals d where d.workspace_id = %(ws)s and d.{column} = %(id)s",
-            {"ws": workspace_id, "id": record_id},
-        ).fetchone()
+        money = conn.execute(sql.SQL(
+            "select 'revenue' as what, x.currency, sum(x.amount) as amount from ("
+            " select o.currency, o.total_amount as amount from public.orders o"
+            "  where o.workspace_id = %(ws)s and o.{col} = %(id)s and " + SALE +
+            " union all"
+            " select d.currency, d.value from public.deals d"
+            "  where d.workspace_id = %(ws)s and d.{col} = %(id)s and d.status = 'won' and not exists ("
+            "   select 1 from public.orders o where o.deal_id = d.id and " + SALE + ")) x group by x.currency"
+            " union all"
+            " select 'open', d.currency, sum(d.value) from public.deals d"
+            "  where d.workspace_id = %(ws)s and d.{col} = %(id)s and d.status = 'open' group by d.currency"
+        ).format(col=column), params).fetchall()
+        counts = conn.execute(sql.SQL(
+            "select (select count(*) from public.orders o where o.workspace_id = %(ws)s and o.{col} = %(id)s"
+            "   and " + SALE + ") as orders,"
+            " (select count(*) from public.deals d where d.workspace_id = %(ws)s and d.{col} = %(id)s"
+            "   and d.status = 'open') as open_deals,"
+            " (select count(*) from public.tasks t where t.workspace_id = %(ws)s and t.{col} = %(id)s"
+            "   and t.done_at is null) as open_tasks,"
+            " (select max(a.occurred_at) from public.activities a where a.workspace_id = %(ws)s"
+            "   and a.{col} = %(id)s) as last_contact"
+        ).format(col=column), params).fetchone()
+    revenue = {r["currency"]: r["amount"] for r in money if r["what"] == "revenue"}
+    opened = {r["currency"]: r["amount"] for r in money if r["what"] == "open"}
+    main = max(revenue or opened or {None: 0}, key=lambda c: (revenue.get(c, 0), opened.get(c, 0)))
+    return {**counts, "currency": main, "revenue_by_currency": revenue, "open_by_currency": opened,
+            "lifetime_revenue": revenue.get(main, 0), "open_deals_value": opened.get(main, 0)}
 
 
 def deal_timeline(db: Database, claims: Claims, workspace_id: str, deal_id: str, before: tuple | None = None,

@@ -9,7 +9,7 @@ import psycopg
 import pytest
 from psycopg.types.json import Jsonb
 
-from lib import activities, custom_fields, customers, customer_search as search
+from lib import activities, custom_fields, customers, customer_search as search, deals
 from lib.customers import COMPANY, CONTACT
 from lib.errors import ConflictError, FormErrors, UserError
 from lib.validation import clean_country, clean_currency, clean_number, clean_phone, clean_url
@@ -370,6 +370,11 @@ def test_lead_conversion_creates_company_and_first_deal(db, people):
     assert contact["company_name"] == "González SL"
     figures = activities.summary(db, owner.claims, ws, CONTACT, ids["ana"])
     assert figures["open_deals_value"] == 1500 and figures["open_deals"] == 1
+    # Another currency is reported apart, never added.
+    deals.create(db, owner.claims, ws, {"title": "Export", "value": "200", "currency": "GBP", "contact_id": ids["ana"]})
+    figures = activities.summary(db, owner.claims, ws, CONTACT, ids["ana"])
+    assert (figures["currency"], figures["open_deals_value"], figures["open_deals"]) == ("EUR", 1500, 2)
+    assert figures["open_by_currency"] == {"EUR": 1500, "GBP": 200} and figures["lifetime_revenue"] == 0
     with pytest.raises(ConflictError):
         customers.convert_lead(db, owner.claims, ws, ids["ana"], version)
 

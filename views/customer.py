@@ -62,9 +62,20 @@ if kind is CONTACT and record.get("company_id"):
 
 figures = activities.summary(db, claims, ws, kind, rid)
 m1, m2, m3, m4 = st.columns(4)
-m1.metric("Lifetime revenue", f"{figures['lifetime_revenue']:,.2f}",
-          help=f"Sales orders ({figures['orders']:,}) plus won deals without an order.")
-m2.metric("Open deals", f"{figures['open_deals_value']:,.2f}", help=f"{figures['open_deals']} open deal(s), total value.")
+main = figures["currency"]
+
+
+def _others(amounts: dict) -> str:
+    """Amounts in the customer's other currencies (never added to the main one)."""
+    rest = [f"{v:,.2f} {c}" for c, v in sorted(amounts.items()) if c != main and v]
+    return f" Also {', '.join(rest)} (other currencies are not added)." if rest else ""
+
+
+m1.metric(f"Lifetime revenue ({main})" if main else "Lifetime revenue", f"{figures['lifetime_revenue']:,.2f}",
+          help=f"Sales orders ({figures['orders']:,}) plus won deals without an order."
+               + _others(figures["revenue_by_currency"]))
+m2.metric(f"Open deals ({main})" if main else "Open deals", f"{figures['open_deals_value']:,.2f}",
+          help=f"{figures['open_deals']} open deal(s), total value." + _others(figures["open_by_currency"]))
 m3.metric("Open tasks", figures["open_tasks"])
 last = figures["last_contact"]
 m4.metric("Last contact", f"{last:%Y-%m-%d}" if last else "never")
