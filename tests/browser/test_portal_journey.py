@@ -59,7 +59,12 @@ def test_portal_user_opens_a_ticket_agent_answers_customer_sees_reply(page, brow
         reply.fill("Please bring it in: the derailleur needs a two-minute adjustment.")
         desk.get_by_role("button", name="Send reply").click()
         expect(desk.get_by_text("two-minute adjustment")).to_be_visible(timeout=TIMEOUT_MS)
-        wait_idle(desk)  # the rerun after sending shows the old form beside the new until it ends
+        # Sending reruns the page twice (save, then st.rerun), and on a busy machine the old reply form
+        # was seen standing beside the new one: start from a fresh page (the session survives a reload).
+        wait_idle(desk)
+        desk.reload()
+        expect(desk.get_by_text("two-minute adjustment")).to_be_visible(timeout=TIMEOUT_MS)
+        wait_idle(desk)
         desk.get_by_text("Internal note (only the team sees it)").click()
         expect(desk.get_by_role("button", name="Add internal note")).to_be_visible(timeout=TIMEOUT_MS)
         desk.get_by_role("textbox", name="Reply", exact=True).fill("Probably a bent hanger, check warranty.")
