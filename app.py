@@ -23,7 +23,9 @@ from lib.text import md_escape
 
 VIEWS_DIR = Path(__file__).parent / "views"
 
-st.set_page_config(page_title="Relata CRM", page_icon=":material/handshake:", layout="wide")
+# A local icon: a Material one is fetched from Google's font server, which an internal install may not reach.
+st.set_page_config(page_title="Relata CRM", page_icon=str(Path(__file__).parent / "assets" / "favicon.png"),
+                   layout="wide")
 
 try:
     rt = session.runtime()
