@@ -189,10 +189,11 @@ def get(db: Database, claims: Claims, workspace_id: str, campaign_id: str) -> di
 
 
 def choices(db: Database, claims: Claims, workspace_id: str) -> list[dict]:
-    """Campaigns to attribute a deal or order to: id, name, status, channel, currency, newest first."""
+    """Campaigns to attribute a deal or order to: id, name, status, channel, currency, start, newest first."""
     with db.as_user(claims) as conn:
         return conn.execute(
-            f"select c.id::text as id, c.name, {SHOWN_STATUS} as status, c.channel, c.currency from public.campaigns c"
+            f"select c.id::text as id, c.name, {SHOWN_STATUS} as status, c.channel, c.currency, c.starts_on"
+            " from public.campaigns c"
             " where c.workspace_id = %s order by c.starts_on desc nulls first, c.created_at desc",
             [workspace_id]).fetchall()
 

@@ -539,6 +539,12 @@ def test_crediting_a_campaign_from_the_deal_and_order_pages(db, factory, audienc
     assert not at.exception
     figures = campaign_results.figures(db, owner.claims, ws, fair)
     assert (figures["revenue"], figures["leads"], round(figures["roi"], 2)) == (Decimal("1800.00"), 1, 2.6)
+    # Picking a campaign that started after the order, in another currency: the picker says both.
+    later = campaigns.create(db, owner.claims, ws, {"name": "Next year", "channel": "ads", "currency": "GBP",
+                                                    "starts_on": date.today() + timedelta(days=30)})
+    at = open_page(at, "views/order.py", order=sale)
+    at.selectbox(key=f"order_campaign_{sale}").set_value(later).run()
+    assert "before the campaign started" in texts(at) and "not added to its revenue" in texts(at)
     # Taking the credit back, and a viewer sees the credit without a picker.
     at.selectbox(key=f"order_campaign_{sale}").set_value("")
     at = at.button(key=f"order_campaign_save_{sale}").click().run()

@@ -87,6 +87,10 @@ def campaign_credit(db: Database, claims: Claims, ws: str, kind: str, record: di
         if other_currency:
             st.caption(f"This {kind} is in {record['currency']} and the campaign in {options[picked]['currency']}: "
                        "it is listed on the campaign but not added to its revenue.")
+        began = record.get("ordered_at") or record.get("created_at")
+        if picked and options[picked]["starts_on"] and began and began.date() < options[picked]["starts_on"]:
+            st.caption(f"This {kind} dates from {began:%Y-%m-%d}, before the campaign started "
+                       f"({options[picked]['starts_on']:%Y-%m-%d}).")
         if st.button("Save", type="primary", key=f"{kind}_campaign_save_{rid}"):
             version = attempt(lambda: campaign_results.attribute(db, claims, ws, kind, rid, picked or None), slots)
             if version is not None:
