@@ -161,7 +161,9 @@ with calendar_tab:
                                                                           (last + timedelta(days=1)).isoformat()]},
                           yaxis={"type": "category", "autorange": "reversed"}, showlegend=False)
         st.plotly_chart(fig, width="stretch", key="cmp_calendar_chart")
-        days = [{"day": max(c["starts_on"], month), "what": "Campaign", "campaign": c["name"],
+        days = [{"day": max(c["starts_on"], month),
+                 "what": "Campaign" if c["starts_on"] >= month else "Campaign (running since before)",
+                 "campaign": c["name"],
                  "channel": campaigns.CHANNELS[c["channel"]], "title": f"{c['starts_on']} – {c['ends_on']}",
                  "done": None} for c in plan["campaigns"]]
         days += [{"day": p["planned_at"].date(), "what": "Post", "campaign": p["campaign"],
