@@ -19,6 +19,7 @@ from lib import campaigns
 from lib.analytics.common import SALE  # what counts as a sale: as in every sales figure
 from lib.db import Claims, Database
 from lib.errors import FormErrors, UserError
+from lib.text import contains_pattern
 from lib.validation import is_uuid
 
 
@@ -67,7 +68,7 @@ def attribution_choices(db: Database, claims: Claims, workspace_id: str, kind: s
     """Deals (by title) or orders (by number) to credit: id, label, campaign_id, newest first."""
     if kind not in ATTRIBUTABLE:
         raise UserError("Only deals and orders can be attributed to a campaign.")
-    pattern = "%" + search.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    pattern = contains_pattern(search)
     query = (
         "select d.id::text as id, d.title || ' · ' || d.status || ' · ' || d.value || ' ' || d.currency as label,"
         " d.campaign_id::text as campaign_id from public.deals d where d.workspace_id = %s and d.title ilike %s"

@@ -25,7 +25,7 @@ from psycopg import sql
 from lib import mailer, segments, templates, versioned
 from lib.db import Claims, Database
 from lib.errors import ConflictError, FormErrors, UserError
-from lib.text import md_escape
+from lib.text import contains_pattern, md_escape
 from lib.validation import clean_currency, clean_date, clean_name, collect, decimal_text, is_uuid, optional_text
 
 CHANNELS = {"email": "Email", "social": "Social", "event": "Event", "ads": "Ads", "other": "Other"}
@@ -273,15 +273,19 @@ def audience(db: Database, claims: Claims, workspace_id: str, segment_id: str | 
 
 
 def audience_sample(db: Database, claims: Claims, workspace_id: str, segment_id: str | None,
-                    limit: int = 50) -> list[dict]:
-    """Some members of the audience now, those who would be emailed first (for the preview picker)."""
+                    limit: int = 50, search: str = "") -> list[dict]:
+    """Some members of the audience now, those who would be emailed first, or those whose name or
+    email contains `search` (for the preview picker)."""
     with db.as_user(claims) as conn:
         members_sql, params = _audience(conn, workspace_id, segment_id)
         return conn.execute(
             sql.SQL(f"select c.id::text as id, c.full_name, c.email, {REASON_SQL} as reason from public.contacts c"
-                    " where c.workspace_id = %(campaign_ws)s and c.id in (") + members_sql
+                    " where c.workspace_id = %(campaign_ws)s"
+                    + (" and (c.full_name ilike %(campaign_q)s or c.email ilike %(campaign_q)s)" if search.strip() else "")
+                    + " and c.id in (") + members_sql
             + sql.SQL(") order by 4 nulls first, c.full_name, c.id limit %(campaign_limit)s"),
-            {**params, "campaign_ws": workspace_id, "campaign_limit": limit}).fetchall()
+            {**params, "campaign_ws": workspace_id, "campaign_limit": limit,
+             "campaign_q": contains_pattern(search)}).fetchall()
 
 
 def launch(db: Database, claims: Claims, workspace_id: str, campaign_id: str, *,

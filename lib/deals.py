@@ -18,7 +18,7 @@ from psycopg import sql
 from lib import versioned
 from lib.db import Claims, Database
 from lib.errors import FormErrors, UserError
-from lib.text import md_escape
+from lib.text import contains_pattern, md_escape
 from lib.validation import clean_currency, clean_date, clean_name, clean_number, collect, optional_text
 
 CARDS_PER_COLUMN = 20  # per stage, then "Show more": every card is redrawn on each rerun
@@ -217,7 +217,7 @@ def board(db: Database, claims: Claims, workspace_id: str, pipeline_id: str, f: 
         params["close_to"] = f.close_to
         where.append("d.expected_close_date <= %(close_to)s")
     if f.search.strip():
-        params["pat"] = "%" + f.search.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        params["pat"] = contains_pattern(f.search)
         where.append("(d.title ilike %(pat)s or co.name ilike %(pat)s or k.full_name ilike %(pat)s)")
     filters = " and ".join(where)
     from psycopg.types.json import Jsonb

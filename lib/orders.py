@@ -20,7 +20,7 @@ from lib import versioned
 from lib.customers import CONTACT, Kind
 from lib.db import Claims, Database
 from lib.errors import ConflictError, FormErrors, UserError
-from lib.text import md_escape
+from lib.text import contains_pattern, md_escape
 from lib.validation import clean_country, clean_currency, clean_name, collect, decimal_text, optional_text
 
 STATUSES = ("draft", "confirmed", "shipped", "invoiced", "paid", "cancelled")
@@ -130,7 +130,7 @@ def products(db: Database, claims: Claims, workspace_id: str, search: str = "", 
     params: dict[str, Any] = {"ws": workspace_id, "limit": limit + 1}
     if search.strip():
         where.append("(p.name ilike %(q)s or p.sku ilike %(q)s or p.category ilike %(q)s)")
-        params["q"] = "%" + search.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        params["q"] = contains_pattern(search)
     if active_only:
         where.append("p.active")
     if after:
@@ -321,7 +321,7 @@ def orders(db: Database, claims: Claims, workspace_id: str, *, status: str | Non
         params["status"] = status
     if search.strip():
         where.append("o.number ilike %(q)s")
-        params["q"] = "%" + search.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        params["q"] = contains_pattern(search)
     if customer:
         kind, record_id = customer
         where.append(("o.contact_id" if kind is CONTACT else "o.company_id") + " = %(customer)s")

@@ -35,7 +35,7 @@ from markupsafe import Markup
 from lib import mailer, versioned
 from lib.db import Claims, Database
 from lib.errors import FormErrors, UserError
-from lib.text import md_escape
+from lib.text import contains_pattern, md_escape
 from lib.validation import clean_name, collect
 
 MERGE_FIELDS = {
@@ -345,7 +345,7 @@ def contact_values(conn: psycopg.Connection, workspace_id: str, contact_id: str)
 
 def contact_matches(db: Database, claims: Claims, workspace_id: str, search: str = "", limit: int = 20) -> list[dict]:
     """Contacts with an email whose name or email contains `search` (for the preview picker)."""
-    pattern = "%" + search.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    pattern = contains_pattern(search)
     with db.as_user(claims) as conn:
         return conn.execute(
             "select id::text as id, full_name, email from public.contacts where workspace_id = %s"

@@ -17,7 +17,7 @@ import psycopg
 from lib import versioned
 from lib.db import Claims, Database
 from lib.errors import FormErrors, UserError
-from lib.text import md_escape
+from lib.text import contains_pattern, md_escape
 from lib.validation import clean_name, collect, optional_text
 
 CHANNELS = ("email", "phone", "portal", "chat", "social", "walk-in")
@@ -264,7 +264,7 @@ def queue(db: Database, claims: Claims, workspace_id: str, view: str = "open", *
         params["priorities"] = list(priorities)
         where.append("t.priority = any(%(priorities)s)")
     if search.strip():
-        params["pat"] = "%" + search.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        params["pat"] = contains_pattern(search)
         where.append("(t.subject ilike %(pat)s or t.number::text = %(raw)s)")
         params["raw"] = search.strip().upper().removeprefix("T-")
     if after:

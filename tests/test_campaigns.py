@@ -108,6 +108,9 @@ def test_dry_run_counts_exclusions_with_reasons(db, audience):
         campaigns.audience(db, owner.claims, ws, None)
     sample = campaigns.audience_sample(db, owner.claims, ws, segment, limit=4)
     assert {r["id"] for r in sample} == {people[k] for k in ("ann", "bob", "cy", "came_back")}
+    found = campaigns.audience_sample(db, owner.claims, ws, segment, search="UNSUB@")
+    assert [(r["id"], r["reason"]) for r in found] == [(people["unsub"], "unsubscribed")]
+    assert campaigns.audience_sample(db, owner.claims, ws, segment, search="50%") == []  # % is literal
 
 
 def test_launch_and_sending_are_audited_per_campaign_and_statement(db, audience, admin_conn):

@@ -201,7 +201,8 @@ def email_tab() -> None:
 
     if template_id:
         st.subheader("Preview")
-        sample = campaigns.audience_sample(db, claims, ws, segment_id)
+        find = st.text_input("Find a member to preview as", key="cmp_preview_find", placeholder="Name or email")
+        sample = campaigns.audience_sample(db, claims, ws, segment_id, search=find)
         people = {r["id"]: f"{r['full_name'] or r['email'] or 'Contact'}"
                   + (f" ({r['email']})" if r["email"] else "") + (f" · excluded: {r['reason']}" if r["reason"] else "")
                   for r in sample}
