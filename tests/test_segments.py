@@ -418,6 +418,11 @@ def test_segments_page_builds_saves_and_lists(factory, db):
     frozen = next(s["id"] for s in segments.list_segments(db, owner.claims, ws) if s["name"] == "Frozen customers")
     assert at.selectbox(key="seg_open").value == frozen  # the one just saved is the one open
     assert at.session_state["seg_tabs"] == "Saved segments"
+    live = saved["Customers with consent"]["id"]
+    at.selectbox(key="seg_open").set_value(live).run()  # picking another one keeps it, and the link follows
+    assert at.selectbox(key="seg_open").value == live and live in at.query_params["segment"]
+    at.run()
+    assert at.selectbox(key="seg_open").value == live
     # A duplicate name is refused beside the form.
     at.button(key="seg_save").click().run()
     assert "exists already" in " ".join(e.value for e in at.error)

@@ -64,20 +64,23 @@ people = {str(m["user_id"]): m["display_name"] or m["email"] for m in members(db
 
 # Keyed, so a rerun from the builder's widgets keeps the builder open; saving opens the saved one.
 SAVED_TAB, BUILD_TAB = "Saved segments", "Build a segment"
-if opened := st.session_state.pop("seg_opened", None):  # set before the widgets exist
+if st.session_state.pop("seg_show_saved", False):  # set before the widgets exist
     st.session_state.seg_tabs = SAVED_TAB
-    st.session_state.seg_open = opened
-elif (wanted := st.query_params.get("segment")) and st.session_state.get("seg_open") != wanted \
-        and st.session_state.get("seg_link") != wanted:  # a deep link (a badge on a customer page)
+# ?segment= names the open segment; the picker keeps it so (follow_choice), so a different one is
+# a deep link (a badge on a customer page) or the segment just saved.
+if (wanted := st.query_params.get("segment")) in by_id and st.session_state.get("seg_open") != wanted:
     st.session_state.seg_open = wanted
-st.session_state.seg_link = st.query_params.get("segment")
+
+
+def follow_choice() -> None:
+    st.query_params["segment"] = st.session_state.seg_open
 
 
 def show_saved(segment_id: str, message: str) -> None:
     """After saving: the Saved tab, with the new segment open in it."""
     st.session_state.seg_flash = message
     st.query_params["segment"] = segment_id
-    st.session_state.seg_opened = segment_id
+    st.session_state.seg_show_saved = True
     st.rerun()
 
 
@@ -103,11 +106,11 @@ with saved_tab:
         } for s in saved], hide_index=True, key="seg_list",
             column_config={"Created": st.column_config.DatetimeColumn(format="YYYY-MM-DD")})
 
-        wanted = st.query_params.get("segment")
         ids = list(by_id)
-        if st.session_state.get("seg_open") not in by_id:  # first visit, a deep link, or a deleted one
-            st.session_state.seg_open = wanted if wanted in by_id else ids[0]
-        chosen = st.selectbox("Open a segment", ids, format_func=lambda i: by_id[i]["name"], key="seg_open")
+        if st.session_state.get("seg_open") not in by_id:  # first visit, or that one was deleted
+            st.session_state.seg_open = ids[0]
+        chosen = st.selectbox("Open a segment", ids, format_func=lambda i: by_id[i]["name"], key="seg_open",
+                              on_change=follow_choice)
         if chosen:
             st.query_params["segment"] = chosen
             seg = by_id[chosen]
